@@ -1,0 +1,15 @@
+"""The Story API wire contract (``shared/story-api.md``) as pydantic v2 models.
+
+Shared by the reference server and the client; nothing here does I/O. camelCase aliases on the
+wire, snake_case attributes in Python.
+"""
+
+from batchkit.contract.events import *  # noqa: F403
+from batchkit.contract.events import __all__ as _events_all
+from batchkit.contract.limits import *  # noqa: F403
+from batchkit.contract.limits import __all__ as _limits_all
+from batchkit.contract.rest import *  # noqa: F403
+from batchkit.contract.rest import __all__ as _rest_all
+from batchkit.contract.wire import JsonNumber, RequestModel, WireModel
+
+__all__ = [*_limits_all, *_rest_all, *_events_all, "JsonNumber", "RequestModel", "WireModel"]

@@ -1,0 +1,42 @@
+"""Base classes for everything that crosses the wire: camelCase outside, snake_case inside."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic.alias_generators import to_camel
+
+__all__ = ["JsonNumber", "RequestModel", "WireModel"]
+
+
+class WireModel(BaseModel):
+    """A message read from or written to the wire.
+
+    Tolerant of fields it does not know, because production sends more than the contract
+    (``generatedContent`` on ``story:processing:complete``, for one). Frozen: a message received
+    is a fact.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    def to_wire(self) -> dict[str, object]:
+        """The JSON-ready dict, camelCase, without the fields that were never set to a value."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class RequestModel(WireModel):
+    """A request body: any field the contract does not name is an error, nested ones included."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+JsonNumber = Annotated[StrictInt | StrictFloat, Field(union_mode="left_to_right")]
+"""A JSON number: an int or a float, never a string that looks like one, never a bool."""

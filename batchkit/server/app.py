@@ -1,0 +1,123 @@
+"""The ASGI application: FastAPI for ``/api`` and ``/uploads``, python-socketio beside it.
+
+The database is opened, the configured users are created and interrupted work is resumed
+during ASGI startup; at shutdown socket clients are dropped, pipelines interrupted (their
+state stays in the database) and the database closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+from fastapi import FastAPI
+
+from batchkit.server.accounts import Accounts
+from batchkit.server.auth import TokenService, load_or_create_secret
+from batchkit.server.batch_store import BatchStore
+from batchkit.server.context import ServerContext
+from batchkit.server.database import Database
+from batchkit.server.emitter import RoomEmitter
+from batchkit.server.faults import FaultInjector
+from batchkit.server.http_errors import install_error_handlers
+from batchkit.server.pipeline import PipelineServices
+from batchkit.server.routes import auth, batches, media, stories, uploads
+from batchkit.server.runner import BatchRunner
+from batchkit.server.settings import Engines, ServerSettings
+from batchkit.server.sockets import SocketGateway, create_socket_server
+from batchkit.server.storage import DataPaths
+from batchkit.server.story_store import StoryStore
+from batchkit.server.upload_store import UploadStore
+
+__all__ = ["ServerApplication", "build_application", "create_app"]
+
+ASGIApp = Any
+"""An ASGI callable (socketio.ASGIApp is untyped)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerApplication:
+    """The ASGI app and the parts of it that a launcher controls at run time."""
+
+    asgi: ASGIApp
+    context: ServerContext
+    sockets: SocketGateway
+
+
+def _build_context(settings: ServerSettings, sio: socketio.AsyncServer) -> ServerContext:
+    paths = DataPaths(settings.data_dir)
+    paths.make_dirs()
+    db = Database(paths.database)
+    secret = settings.jwt_secret or load_or_create_secret(settings.data_dir)
+    story_store = StoryStore(db)
+    batch_store = BatchStore(db, idempotency_ttl_seconds=settings.idempotency_ttl_seconds)
+    emitter = RoomEmitter(db, sio)
+    faults = FaultInjector(settings.fail_rates, settings.seed)
+    services = PipelineServices(
+        engines=settings.engines or Engines.local(),
+        stories=story_store,
+        emitter=emitter,
+        faults=faults,
+        paths=paths,
+        pace=settings.pace,
+    )
+    runner = BatchRunner(
+        services, batch_store, workers=settings.workers, resume=settings.resume_interrupted
+    )
+    return ServerContext(
+        settings=settings,
+        paths=paths,
+        db=db,
+        tokens=TokenService(secret, settings.token_ttl_seconds),
+        accounts=Accounts(db),
+        uploads=UploadStore(db),
+        batches=batch_store,
+        stories=story_store,
+        emitter=emitter,
+        faults=faults,
+        runner=runner,
+    )
+
+
+def _lifespan(context: ServerContext, gateway: SocketGateway, sio: socketio.AsyncServer) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await context.db.open()
+        try:
+            await context.accounts.ensure_users(context.settings.users)
+            await context.runner.resume_interrupted()
+            yield
+        finally:
+            await gateway.drop_all()
+            await context.runner.shutdown()
+            await sio.shutdown()
+            await context.db.close()
+
+    return lifespan
+
+
+def build_application(settings: ServerSettings) -> ServerApplication:
+    """Everything of one server, not started yet (the ASGI lifespan starts it)."""
+    sio = create_socket_server()
+    context = _build_context(settings, sio)
+    gateway = SocketGateway(sio, context)
+    api = FastAPI(
+        title="batchkit reference Story API",
+        lifespan=_lifespan(context, gateway, sio),
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    api.state.context = context
+    install_error_handlers(api)
+    for module in (auth, uploads, batches, stories, media):
+        api.include_router(module.router)
+    return ServerApplication(socketio.ASGIApp(sio, other_asgi_app=api), context, gateway)
+
+
+def create_app(settings: ServerSettings) -> ASGIApp:
+    """The reference server as one ASGI application (for uvicorn, or for tests)."""
+    return build_application(settings).asgi

@@ -1,0 +1,58 @@
+"""Sends events to rooms, numbering them: EXT ``seq`` grows by one per event within a room.
+
+The last number of every room is kept in the database before the event leaves, so numbering
+goes on where it stopped after a restart, and a client can tell a duplicate from a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from typing import Protocol
+
+from batchkit.contract import EventModel
+from batchkit.server.database import Database
+
+__all__ = ["EventSink", "RoomEmitter"]
+
+
+class EventSink(Protocol):
+    """Where numbered events go (a ``socketio.AsyncServer`` has this ``emit``)."""
+
+    async def emit(self, event: str, data: object, *, to: str) -> None: ...
+
+
+class RoomEmitter:
+    def __init__(self, db: Database, sink: EventSink) -> None:
+        self._db = db
+        self._sink = sink
+        self._seqs: dict[str, int] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def emit(self, room: str, event: EventModel) -> int:
+        """Send ``event`` to ``room`` with the room's next ``seq``; returns that number."""
+        lock = self._locks.setdefault(room, asyncio.Lock())
+        # One event at a time per room, so numbers leave in the order they were given.
+        async with lock:
+            last = self._seqs.get(room)
+            if last is None:
+                last = await self._db.run(lambda c: _load_seq(c, room))
+            seq = last + 1
+            await self._db.run(lambda c: _store_seq(c, room, seq))
+            self._seqs[room] = seq
+            numbered = event.model_copy(update={"seq": seq})
+            await self._sink.emit(numbered.event, numbered.payload(), to=room)
+        return seq
+
+
+def _load_seq(connection: sqlite3.Connection, room: str) -> int:
+    row = connection.execute("SELECT seq FROM room_seqs WHERE room = ?", (room,)).fetchone()
+    return int(row["seq"]) if row else 0
+
+
+def _store_seq(connection: sqlite3.Connection, room: str, seq: int) -> None:
+    connection.execute(
+        "INSERT INTO room_seqs (room, seq) VALUES (?, ?)"
+        " ON CONFLICT(room) DO UPDATE SET seq = excluded.seq",
+        (room, seq),
+    )

@@ -1,0 +1,1 @@
+"""The HTTP routes of the reference server, one module per resource."""

@@ -1,0 +1,128 @@
+"""How the reference server is configured: one frozen value, checked once when it is made."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Protocol
+
+from batchkit.contract import (
+    MAX_FILE_BYTES,
+    MAX_FILES,
+    MAX_STORIES,
+    ImageStyle,
+    PipelineStep,
+)
+from batchkit.errors import ConfigError
+
+__all__ = ["Engines", "ImageRenderer", "ServerSettings", "SpeechSynthesizer"]
+
+
+class ImageRenderer(Protocol):
+    """Draws one PNG for one chunk of text."""
+
+    def __call__(
+        self, text: str, *, style: ImageStyle, index: int, prompt: str | None, path: Path
+    ) -> None: ...
+
+
+class SpeechSynthesizer(Protocol):
+    """Speaks one chunk of text into a WAV file and returns its length in seconds."""
+
+    def __call__(self, text: str, *, voice: str, model: str, path: Path) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Engines:
+    """The work a story needs, as plain callables, so another writer or voice can be plugged in.
+
+    Every callable is blocking; the server runs them in worker threads.
+    """
+
+    extract_text: Callable[[Path], str]
+    write_story: Callable[[str, str | None], str]
+    word_count: Callable[[str], int]
+    split_into_chunks: Callable[[str, int], list[str]]
+    render_image: ImageRenderer
+    synthesize: SpeechSynthesizer
+    merge_wavs: Callable[[Sequence[Path], Path], float]
+
+    @classmethod
+    def local(cls) -> Engines:
+        """The local engines of :mod:`batchkit.server.engines` (imported only when asked for)."""
+        from batchkit.server import engines
+
+        return cls(
+            extract_text=engines.extract_text,
+            write_story=engines.write_story,
+            word_count=engines.word_count,
+            split_into_chunks=engines.split_into_chunks,
+            render_image=engines.render_image,
+            synthesize=engines.synthesize,
+            merge_wavs=engines.merge_wavs,
+        )
+
+
+_STEP_NAMES = frozenset(step.value for step in PipelineStep)
+
+
+def check_fail_rates(rates: Mapping[str, float]) -> Mapping[str, float]:
+    """Fail rates keyed by step name, each a probability; raises :class:`ConfigError` otherwise."""
+    checked: dict[str, float] = {}
+    for step, rate in rates.items():
+        if step not in _STEP_NAMES:
+            raise ConfigError(
+                f"unknown step {step!r}; expected one of {', '.join(sorted(_STEP_NAMES))}",
+                field="fail_rates",
+            )
+        if not (isinstance(rate, int | float) and 0.0 <= float(rate) <= 1.0):
+            raise ConfigError(f"{step}={rate!r} is not a probability in 0..1", field="fail_rates")
+        checked[step] = float(rate)
+    return MappingProxyType(checked)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """Everything the reference server can be told.
+
+    ``jwt_secret=None`` means: read it from ``data_dir/jwt-secret``, creating it the first time,
+    so that tokens stay valid across a restart on the same data directory. ``users`` maps user
+    names to passwords; they are created (or their passwords reset) when the server starts.
+    ``engines=None`` means the local engines.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("batchkit-data")
+    pace: float = 0.0
+    workers: int = 2
+    fail_rates: Mapping[str, float] = field(default_factory=dict)
+    seed: int | None = None
+    users: Mapping[str, str] = field(default_factory=dict, repr=False)
+    jwt_secret: str | None = field(default=None, repr=False)
+    token_ttl_seconds: int = 12 * 3600
+    max_files: int = MAX_FILES
+    max_file_bytes: int = MAX_FILE_BYTES
+    max_stories: int = MAX_STORIES
+    idempotency_ttl_seconds: int = 24 * 3600
+    resume_interrupted: bool = True
+    engines: Engines | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.pace) and self.pace >= 0):
+            raise ConfigError(f"{self.pace!r} is not a number of seconds >= 0", field="pace")
+        if self.workers < 1:
+            raise ConfigError(f"{self.workers!r} must be at least 1", field="workers")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"{self.port!r} is not a TCP port", field="port")
+        if self.token_ttl_seconds < 1:
+            raise ConfigError("must be at least one second", field="token_ttl_seconds")
+        for name in ("max_files", "max_file_bytes", "max_stories"):
+            if getattr(self, name) < 1:
+                raise ConfigError("must be at least 1", field=name)
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        object.__setattr__(self, "fail_rates", check_fail_rates(self.fail_rates))
+        object.__setattr__(self, "users", MappingProxyType(dict(self.users)))

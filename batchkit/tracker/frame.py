@@ -1,0 +1,252 @@
+"""The live per-file DataFrame and the table of facts received.
+
+:class:`FileFrame` owns one preallocated DataFrame (one row per planned file, typed columns) and
+keeps it true by writing only the cells that changed, in place, with ``DataFrame.iat``: the frame
+object never changes, so whoever holds it sees every update. (Under copy-on-write a cell write
+copies a column only when someone else shares it, such as a lazy slice a user took: that slice
+keeps its old values, as a copy should, and the run's frame gets the new ones.)
+
+Every time is UTC, as batchkit received the fact (one clock, so durations never mix the server's
+clock with the client's); every fraction is 0.0–1.0. Strings are stored in pandas' nullable
+``string`` dtype with Python storage, which writes a cell in place (Arrow storage would rebuild
+the column for each cell).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+import pandas as pd
+
+from batchkit.contract.limits import PipelineStep
+from batchkit.tracker.facts import (
+    BatchCreatedFact,
+    BatchFailedFact,
+    EventFact,
+    Fact,
+    FilesPlanned,
+    RegenerateFact,
+    StatusFact,
+    StoryFact,
+    UploadedFact,
+    UploadFailedFact,
+    UploadProgressFact,
+)
+from batchkit.tracker.pipeline import Pipeline
+from batchkit.tracker.state import STEP_ORDER, BatchTrack, FileStatus, FileTrack, UploadStatus
+
+__all__ = [
+    "BATCH_COLUMNS",
+    "EVENT_COLUMNS",
+    "FILE_COLUMNS",
+    "FileFrame",
+    "batches_frame",
+    "events_frame",
+    "file_dtypes",
+]
+
+_STRING: Final = pd.StringDtype("python")
+_TIME: Final = "datetime64[ns, UTC]"
+
+
+def _categories(values: Iterable[str]) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype([str(v) for v in values])
+
+
+FILE_COLUMNS: Final[tuple[tuple[str, Any], ...]] = (
+    ("index", "Int64"),
+    ("name", _STRING),
+    ("size", "Int64"),
+    ("batch_id", _STRING),
+    ("batch_index", "Int64"),
+    ("file_url", _STRING),
+    ("story_id", _STRING),
+    ("upload_status", _categories(UploadStatus)),
+    ("upload_sent", "Int64"),
+    ("upload_progress", "Float64"),
+    ("status", _categories(FileStatus)),
+    ("step", _categories(PipelineStep)),
+    ("step_progress", "Float64"),
+    ("completed_steps", _STRING),
+    ("error", _STRING),
+    ("stalled", "boolean"),
+    ("started_at", _TIME),
+    ("finished_at", _TIME),
+    ("elapsed_s", "Float64"),
+    *(
+        (f"{step}_{part}", dtype)
+        for step in STEP_ORDER
+        for part, dtype in (("started_at", _TIME), ("finished_at", _TIME), ("s", "Float64"))
+    ),
+    ("images_chunks", "Int64"),
+    ("audio_chunks", "Int64"),
+    ("last_event_at", _TIME),
+)
+"""The per-file columns, in order, with their dtypes."""
+
+EVENT_COLUMNS: Final[tuple[tuple[str, Any], ...]] = (
+    ("received_at", _TIME),
+    ("kind", _STRING),
+    ("event", _STRING),
+    ("outcome", _STRING),
+    ("index", "Int64"),
+    ("batch_id", _STRING),
+    ("story_id", _STRING),
+    ("step", _STRING),
+    ("progress", "Float64"),
+    ("seq", "Int64"),
+)
+"""The columns of ``BatchRun.events``: one row per fact received."""
+
+BATCH_COLUMNS: Final[tuple[tuple[str, Any], ...]] = (
+    ("batch_id", _STRING),
+    ("job_id", _STRING),
+    ("files", "Int64"),
+    ("state", _STRING),
+    ("error", _STRING),
+)
+"""The columns of ``BatchRun.batches``: one row per batch created."""
+
+_STALLABLE: Final = frozenset({FileStatus.UPLOADING, FileStatus.PROCESSING})
+
+
+def file_dtypes() -> dict[str, Any]:
+    """Column name → dtype of the per-file frame (to restore dtypes after a file round trip)."""
+    return dict(FILE_COLUMNS)
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None or end < start:
+        return None
+    return (end - start).total_seconds()
+
+
+def _upload_progress(track: FileTrack, upload: UploadStatus) -> float | None:
+    if upload is UploadStatus.UPLOADED:
+        return 1.0
+    if upload is UploadStatus.REJECTED or not track.upload_total:
+        return None if upload is UploadStatus.REJECTED else 0.0
+    return min(track.upload_sent / track.upload_total, 1.0)
+
+
+def row_values(track: FileTrack, pipeline: Pipeline) -> tuple[object, ...]:
+    """One file's row, in :data:`FILE_COLUMNS` order."""
+    status = track.status(pipeline.needed)
+    upload = track.upload_status()
+    step = track.shown_step(status, pipeline.steps, pipeline.needed)
+    step_progress = None if step is None else track.progress.get(step, 0.0)
+    if status is FileStatus.COMPLETED:
+        step_progress = 1.0
+    failure = track.failure(pipeline.needed)
+    finished = track.finished_at(status, pipeline.needed)
+    per_step: list[object] = []
+    for name in STEP_ORDER:
+        began, ended = track.step_started.get(name), track.step_finished.get(name)
+        per_step += (began, ended, _seconds(began, ended))
+    return (
+        track.index,
+        track.name,
+        track.size,
+        track.batch_id,
+        track.batch_index,
+        track.file_url,
+        track.story_id,
+        upload.value,
+        track.upload_sent,
+        _upload_progress(track, upload),
+        status.value,
+        None if step is None else step.value,
+        step_progress,
+        ",".join(s.value for s in STEP_ORDER if s in track.completed),
+        None if failure is None else failure[1],
+        track.stalled and status in _STALLABLE,
+        track.started_at,
+        finished,
+        _seconds(track.started_at, finished),
+        *per_step,
+        track.chunks.get(PipelineStep.IMAGES),
+        track.chunks.get(PipelineStep.AUDIO),
+        track.last_event_at,
+    )
+
+
+def _frame(rows: Sequence[Sequence[object]], columns: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    data = {
+        name: pd.array([row[i] for row in rows], dtype=dtype)
+        for i, (name, dtype) in enumerate(columns)
+    }
+    return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+
+
+class FileFrame:
+    """The per-file DataFrame, written cell by cell as tracks change."""
+
+    def __init__(self, tracks: Sequence[FileTrack], pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+        self._written = [row_values(track, pipeline) for track in tracks]
+        self.frame = _frame(self._written, FILE_COLUMNS)
+
+    def sync(self, tracks: Sequence[FileTrack], rows: Iterable[int]) -> bool:
+        """Write the changed cells of ``rows``; True when any cell changed."""
+        frame = self.frame
+        wrote = False
+        for row in rows:
+            new = row_values(tracks[row], self._pipeline)
+            old = self._written[row]
+            if new == old:
+                continue
+            for column, value in enumerate(new):
+                if value != old[column]:
+                    cell: Any = value
+                    frame.iat[row, column] = cell
+            self._written[row] = new
+            wrote = True
+        return wrote
+
+
+def _describe(fact: Fact) -> tuple[object, ...]:
+    """``event, batch_id, story_id, step, progress, seq`` of one fact, where it has them."""
+    if isinstance(fact, EventFact):
+        event: Any = fact.event
+        progress = getattr(event, "progress", None)
+        return (
+            str(event.event),
+            getattr(event, "batch_id", None),
+            getattr(event, "story_id", None),
+            getattr(event, "step", None),
+            None if progress is None else progress / 100.0,
+            event.seq,
+        )
+    if isinstance(fact, StatusFact):
+        status = fact.status
+        return (None, status.batch_id, None, None, status.progress / 100.0, None)
+    if isinstance(fact, StoryFact):
+        return (None, None, fact.story.id, None, None, None)
+    if isinstance(fact, UploadProgressFact):
+        return (None, None, None, None, fact.sent / fact.total if fact.total else None, None)
+    if isinstance(fact, BatchCreatedFact | BatchFailedFact):
+        return (None, fact.batch_id, None, None, None, None)
+    return (None, None, None, None, None, None)
+
+
+def _index_of(fact: Fact, row: int | None) -> int | None:
+    if isinstance(fact, UploadProgressFact | UploadedFact | UploadFailedFact | RegenerateFact):
+        return fact.index
+    return None if isinstance(fact, FilesPlanned) else row
+
+
+def events_frame(records: Sequence[tuple[Fact, str, int | None]]) -> pd.DataFrame:
+    """One row per fact received: when, what, what it did, and which file it was about."""
+    rows: list[tuple[object, ...]] = []
+    for fact, outcome, row in records:
+        name, *rest = _describe(fact)
+        rows.append((fact.received_at, fact.kind, name, outcome, _index_of(fact, row), *rest))
+    return _frame(rows, EVENT_COLUMNS)
+
+
+def batches_frame(batches: Iterable[BatchTrack]) -> pd.DataFrame:
+    """One row per batch: id, job id, how many files, the state the server last gave, error."""
+    rows = [(b.batch_id, b.job_id, len(b.rows), str(b.state), b.error) for b in batches]
+    return _frame(rows, BATCH_COLUMNS)

@@ -1,0 +1,419 @@
+"""A run: the live table of a batch job's files, folded from facts.
+
+:class:`BatchRun` is what every view and notebook holds. It takes facts from any source (the
+socket, REST snapshots, the uploader, a clock, a log being replayed) and keeps ``files``, one
+DataFrame row per file, true after each of them. It does no I/O of its own: it never reads the
+network or, except in the convenience methods that stamp a fact with the current time, the clock.
+
+It is not thread-safe: feed it from one thread (the event loop's). :meth:`BatchRun.wait` may be
+awaited from that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from batchkit.contract.events import EventModel, ServerEvent
+from batchkit.contract.limits import PipelineStep
+from batchkit.contract.rest import BatchStatusResponse, StoryResponse
+from batchkit.errors import RunError
+from batchkit.tracker.facts import (
+    BatchCreatedFact,
+    BatchFailedFact,
+    EventFact,
+    Fact,
+    FactLog,
+    FilesPlanned,
+    PlannedFile,
+    RegenerateFact,
+    StatusFact,
+    StoryFact,
+    TickFact,
+    UploadedFact,
+    UploadFailedFact,
+    UploadProgressFact,
+    utc,
+)
+from batchkit.tracker.fold import Fold
+from batchkit.tracker.frame import FileFrame, batches_frame, events_frame
+from batchkit.tracker.progress import STEP_WEIGHTS, RunSnapshot, take_snapshot
+from batchkit.tracker.state import FileStatus, Outcome
+
+__all__ = ["BatchRun", "Subscriber"]
+
+logger = logging.getLogger("batchkit.tracker")
+
+Subscriber = Callable[["BatchRun"], object]
+"""Called with the run after every change (once per :meth:`BatchRun.batch` block)."""
+
+
+def _stamp(moment: datetime | None) -> datetime:
+    return datetime.now(UTC) if moment is None else utc(moment)
+
+
+class BatchRun:
+    """One run of files through the Story API, folded into a live per-file DataFrame.
+
+    ``steps`` are the enabled pipeline steps; ``reportable_steps`` those the server reports
+    (production never reports ``merge``): a file is completed when its last enabled reportable
+    step completes. A file whose upload or step has not moved for ``stall_timeout`` seconds is
+    marked stalled by :meth:`tick`. Each fact received is handed to ``log`` as it arrives.
+    """
+
+    def __init__(
+        self,
+        files: Sequence[PlannedFile],
+        *,
+        steps: Sequence[PipelineStep | str],
+        reportable_steps: Sequence[PipelineStep | str] | None = None,
+        stall_timeout: float = 120.0,
+        run_id: str | None = None,
+        log: FactLog | None = None,
+        created_at: datetime | None = None,
+        step_weights: Mapping[PipelineStep, float] | None = None,
+    ) -> None:
+        created = _stamp(created_at)
+        enabled = tuple(PipelineStep(s) for s in steps)
+        reportable = enabled if reportable_steps is None else reportable_steps
+        self._plan = FilesPlanned(
+            received_at=created,
+            run_id=run_id or f"{created:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}",
+            files=tuple(files),
+            steps=enabled,
+            reportable_steps=tuple(PipelineStep(s) for s in reportable),
+            stall_timeout=stall_timeout,
+        )
+        self._weights = {**STEP_WEIGHTS, **(step_weights or {})}
+        self._fold = Fold(self._plan)
+        self._frame = FileFrame(self._fold.tracks, self._fold.pipeline)
+        self._records: list[tuple[Fact, str, int | None]] = []
+        self._log: FactLog | None = log
+        self._version = 0
+        self._depth = 0
+        self._unpublished = False
+        self._subscribers: list[Subscriber] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._events_cache: tuple[int, pd.DataFrame] | None = None
+        self._snapshot_cache: tuple[tuple[int, datetime], RunSnapshot] | None = None
+        self.subscriber_errors = 0
+        """Subscribers that raised (each is logged and the fold carries on)."""
+        self.log_errors = 0
+        """Facts the log sink failed to write (each is logged and the fold carries on)."""
+        self._record(self._plan, Outcome.APPLIED)
+
+    @classmethod
+    def replay(cls, facts: Iterable[Fact], *, log: FactLog | None = None) -> BatchRun:
+        """Rebuild a run from its facts, the first of which plans its files."""
+        stream = iter(facts)
+        plan = next(stream, None)
+        if not isinstance(plan, FilesPlanned):
+            raise RunError("a run's log must start with the facts planning its files")
+        run = cls(
+            plan.files,
+            steps=plan.steps,
+            reportable_steps=plan.reportable_steps,
+            stall_timeout=plan.stall_timeout,
+            run_id=plan.run_id,
+            created_at=plan.received_at,
+            log=log,
+        )
+        run.apply_many(stream)
+        return run
+
+    def __repr__(self) -> str:
+        return f"<BatchRun {self.run_id} files={len(self._fold.tracks)} version={self._version}>"
+
+    # ------------------------------------------------------------ what the run is
+    @property
+    def run_id(self) -> str:
+        return self._plan.run_id
+
+    @property
+    def plan(self) -> FilesPlanned:
+        """The first fact of the run: its files, steps and stall timeout."""
+        return self._plan
+
+    @property
+    def created_at(self) -> datetime:
+        return self._plan.received_at
+
+    @property
+    def steps(self) -> tuple[PipelineStep, ...]:
+        """The enabled steps, in pipeline order."""
+        return self._fold.pipeline.steps
+
+    @property
+    def stall_timeout(self) -> float:
+        return self._plan.stall_timeout
+
+    @property
+    def version(self) -> int:
+        """Grows by one with every fact that changed something: views skip redraws on it."""
+        return self._version
+
+    @property
+    def files(self) -> pd.DataFrame:
+        """The live table, one row per file. Always the same object, updated in place."""
+        return self._frame.frame
+
+    @property
+    def facts(self) -> tuple[Fact, ...]:
+        """Every fact received, in order, starting with the plan (idle ticks are not kept)."""
+        return tuple(fact for fact, _, _ in self._records)
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """One row per fact received and what it did (built on demand, cached)."""
+        if self._events_cache is None or self._events_cache[0] != len(self._records):
+            self._events_cache = (len(self._records), events_frame(self._records))
+        return self._events_cache[1]
+
+    @property
+    def batches(self) -> pd.DataFrame:
+        """One row per batch created: its id, job id, number of files, state and error."""
+        return batches_frame(self._fold.batches.values())
+
+    @property
+    def batch_ids(self) -> tuple[str, ...]:
+        return tuple(self._fold.batches)
+
+    @property
+    def story_ids(self) -> Mapping[str, int]:
+        """Story id → row, for every story the run has placed."""
+        return dict(self._fold.rows_by_story)
+
+    def active_story_ids(self) -> tuple[str, ...]:
+        """Stories whose file is not finished yet: the ones worth polling or joining."""
+        tracks = self._fold.tracks
+        return tuple(
+            t.story_id for t in tracks if t.story_id and not self._fold.status(t.index).terminal
+        )
+
+    @property
+    def done(self) -> bool:
+        """True when every file is completed or failed."""
+        return all(self._fold.status(i).terminal for i in range(len(self._fold.tracks)))
+
+    def snapshot(self) -> RunSnapshot:
+        """Totals, progress, ETA and a frozen row per file: what a view renders."""
+        key = (self._version, self._fold.latest)
+        if self._snapshot_cache is None or self._snapshot_cache[0] != key:
+            snapshot = take_snapshot(
+                self._fold.tracks,
+                self._fold.pipeline,
+                run_id=self.run_id,
+                version=self._version,
+                started=self.created_at,
+                as_of=self._fold.latest,
+                weights=self._weights,
+            )
+            self._snapshot_cache = (key, snapshot)
+        return self._snapshot_cache[1]
+
+    # ------------------------------------------------------------ folding
+    def apply(self, fact: Fact) -> bool:
+        """Fold one fact; False when it changed nothing (a duplicate, stale or idle fact).
+
+        Raises :class:`~batchkit.errors.RunError` for a fact about a file the run does not
+        have; such a fact is neither folded nor logged.
+        """
+        outcome = self._fold.apply(fact)
+        if type(fact) is TickFact and outcome is not Outcome.APPLIED:
+            return False  # an idle tick: replaying without it gives the same table
+        self._record(fact, outcome)
+        changed = outcome is Outcome.APPLIED
+        if changed:
+            self._version += 1
+            self._unpublished = True
+        if self._depth == 0:
+            self._publish()
+        return changed
+
+    def apply_many(self, facts: Iterable[Fact]) -> int:
+        """Fold many facts, writing the table once at the end; returns how many changed it."""
+        with self.batch():
+            return sum(self.apply(fact) for fact in facts)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Within the block, facts are folded but the table is written (and subscribers told)
+        once, when the block ends: the way to take a burst of events."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                self._publish()
+
+    def _record(self, fact: Fact, outcome: Outcome) -> None:
+        self._records.append((fact, outcome.value, self._fold.row))
+        if self._log is None:
+            return
+        try:
+            self._log.append(fact)
+        except Exception:
+            self.log_errors += 1
+            logger.exception("run %s: could not log a %s fact", self.run_id, fact.kind)
+
+    def _publish(self) -> None:
+        dirty = self._fold.dirty
+        if not (self._unpublished or dirty):
+            return
+        self._unpublished = False
+        self._fold.dirty = set()
+        self._frame.sync(self._fold.tracks, sorted(dirty))
+        for subscriber in tuple(self._subscribers):
+            try:
+                subscriber(self)
+            except Exception:
+                self.subscriber_errors += 1
+                logger.exception("run %s: subscriber %r failed", self.run_id, subscriber)
+        if self._waiters and self.done:
+            for waiter in self._waiters:
+                _settle(waiter)
+
+    @property
+    def log(self) -> FactLog | None:
+        """Where each fact is written as it arrives, if anywhere."""
+        return self._log
+
+    def attach_log(self, log: FactLog, *, write_history: bool = False) -> None:
+        """Send every later fact to ``log`` (and, with ``write_history``, every earlier one)."""
+        self._log = log
+        if write_history:
+            for fact, _, _ in self._records:
+                log.append(fact)
+
+    # ------------------------------------------------------------ convenience: build a fact
+    def apply_event(self, event: ServerEvent, *, received_at: datetime | None = None) -> bool:
+        """Fold a message from the socket."""
+        if not isinstance(event, EventModel):
+            raise TypeError(f"expected a parsed server event, got {type(event).__name__}")
+        # The event is already a validated contract model: skip validating it a second time.
+        return self.apply(EventFact.model_construct(received_at=_stamp(received_at), event=event))
+
+    def apply_status(
+        self, status: BatchStatusResponse, *, received_at: datetime | None = None
+    ) -> bool:
+        """Fold a batch status read over REST."""
+        return self.apply(StatusFact(received_at=_stamp(received_at), status=status))
+
+    def apply_story(self, story: StoryResponse, *, received_at: datetime | None = None) -> bool:
+        """Fold a story read over REST."""
+        return self.apply(StoryFact(received_at=_stamp(received_at), story=story))
+
+    def mark_upload_progress(
+        self, index: int, sent: int, total: int, *, received_at: datetime | None = None
+    ) -> bool:
+        fact = UploadProgressFact(
+            received_at=_stamp(received_at), index=index, sent=sent, total=total
+        )
+        return self.apply(fact)
+
+    def mark_uploaded(
+        self, index: int, file_url: str, *, received_at: datetime | None = None
+    ) -> bool:
+        return self.apply(
+            UploadedFact(received_at=_stamp(received_at), index=index, file_url=file_url)
+        )
+
+    def mark_upload_failed(
+        self, index: int, error: str, *, received_at: datetime | None = None
+    ) -> bool:
+        return self.apply(
+            UploadFailedFact(received_at=_stamp(received_at), index=index, error=error)
+        )
+
+    def mark_batch_created(
+        self,
+        batch_id: str,
+        indices: Sequence[int],
+        job_id: str | int | None = None,
+        *,
+        received_at: datetime | None = None,
+    ) -> bool:
+        """Files ``indices`` (run rows, in the batch's input order) became batch ``batch_id``."""
+        fact = BatchCreatedFact(
+            received_at=_stamp(received_at),
+            batch_id=batch_id,
+            indices=tuple(indices),
+            job_id=None if job_id is None else str(job_id),
+        )
+        return self.apply(fact)
+
+    def mark_batch_failed(
+        self,
+        indices: Sequence[int],
+        error: str,
+        batch_id: str | None = None,
+        *,
+        received_at: datetime | None = None,
+    ) -> bool:
+        """Creating a batch of files ``indices`` failed with ``error``."""
+        fact = BatchFailedFact(
+            received_at=_stamp(received_at), indices=tuple(indices), error=error, batch_id=batch_id
+        )
+        return self.apply(fact)
+
+    def mark_regenerate(self, index: int, *, received_at: datetime | None = None) -> bool:
+        """File ``index`` is being generated again (``POST /api/stories/{id}/generate``)."""
+        return self.apply(RegenerateFact(received_at=_stamp(received_at), index=index))
+
+    def tick(self, now: datetime | None = None) -> bool:
+        """Check for stalled files as of ``now``; True when one became stalled."""
+        moment = _stamp(now)
+        return self.apply(TickFact(received_at=moment, now=moment))
+
+    # ------------------------------------------------------------ watching
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(run)`` after every change; returns the function that stops it.
+
+        A callback that raises is logged and counted in :attr:`subscriber_errors`; the fold and
+        the other subscribers carry on.
+        """
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with suppress(ValueError):
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    async def wait(self, timeout: float | None = None) -> RunSnapshot:  # noqa: ASYNC109 - one deadline for the whole run
+        """Return when every file is completed or failed; raises :class:`TimeoutError` after
+        ``timeout`` seconds."""
+        if not self.done:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                async with asyncio.timeout(timeout):
+                    await waiter
+            finally:
+                self._waiters.remove(waiter)
+        return self.snapshot()
+
+    def status_of(self, index: int) -> FileStatus:
+        """File ``index``'s status, straight from the fold."""
+        return self._fold.status(index)
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    loop = waiter.get_loop()
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if loop is running:
+        if not waiter.done():
+            waiter.set_result(None)
+        return
+    with suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
+        loop.call_soon_threadsafe(lambda: None if waiter.done() else waiter.set_result(None))

@@ -1,0 +1,192 @@
+"""How long the reference server takes on a realistic batch, and how much memory it needs.
+
+Runs ``batchkit serve`` as a child process (so its memory is its own), uploads N documents of
+about W words, runs every step (story, images, audio, merge; pace 0, default chunk sizes) with
+1 and then 2 workers, and reads the server's peak resident memory (``VmHWM``) from /proc.
+A last run uploads 10 files of 10 MiB in one request, to show that uploads are streamed.
+
+    python benchmarks/server_batch.py [--files 10] [--words 2000] [--workers 1 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+LISTENING = re.compile(rb"listening on (http://\S+)")
+USER, PASSWORD = "bench", "bench-password"
+TIMEOUT = 1800.0
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    label: str
+    seconds: float
+    peak_rss_mib: float
+    detail: str
+
+
+_SUBJECTS = ("The keeper", "A fisherman", "The old clockmaker", "Her brother", "The village")
+_VERBS = ("watched", "carried", "remembered", "followed", "painted", "mended")
+_OBJECTS = ("the lamp", "a silver net", "the harbour wall", "the morning tide", "the quiet road")
+_ENDINGS = ("before the storm.", "in the rain.", "at first light.", "for a long time.", "again.")
+
+
+def documents(count: int, words: int) -> list[tuple[str, bytes]]:
+    """``count`` different plain-text documents of about ``words`` words each."""
+    docs = []
+    for index in range(count):
+        rng = random.Random(index)
+        sentences: list[str] = []
+        while sum(len(s.split()) for s in sentences) < words:
+            parts = (_SUBJECTS, _VERBS, _OBJECTS, _ENDINGS)
+            sentences.append(" ".join(rng.choice(part) for part in parts))
+        docs.append((f"document_{index + 1:02d}.txt", " ".join(sentences).encode()))
+    return docs
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident set size so far (Linux ``VmHWM``), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc: this needs Linux")
+
+
+class ServerProcess:
+    """``batchkit serve`` on a free port, in a temporary data directory."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.url = ""
+        self._tmp = tempfile.TemporaryDirectory(prefix="batchkit-bench-")
+        self._process: asyncio.subprocess.Process | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
+    async def __aenter__(self) -> ServerProcess:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "batchkit.cli", "serve", "--port", "0",
+            "--workers", str(self.workers), "--data-dir", self._tmp.name,
+            "--user", f"{USER}:{PASSWORD}",
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert self._process.stdout is not None
+        async with asyncio.timeout(60):
+            while line := await self._process.stdout.readline():
+                if match := LISTENING.search(line):
+                    self.url = match.group(1).decode()
+                    return self
+        raise RuntimeError("the server did not start")
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.terminate()
+            await self._process.wait()
+        self._tmp.cleanup()
+
+
+async def login(http: httpx.AsyncClient) -> dict[str, str]:
+    response = await http.post("/api/auth/login", json={"username": USER, "password": PASSWORD})
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['accessToken']}"}
+
+
+async def run_batch(workers: int, files: int, words: int) -> Measurement:
+    async with (
+        ServerProcess(workers) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=120) as http,
+    ):
+        auth = await login(http)
+        upload = await http.post(
+            "/api/stories/batch-upload",
+            headers=auth,
+            files=[("files", doc) for doc in documents(files, words)],
+        )
+        upload.raise_for_status()
+        body = {
+            "stories": [{"fileUrl": f["fileUrl"]} for f in upload.json()["files"]],
+            "autoMode": {
+                "enabled": True,
+                "generateImages": True,
+                "generateAudio": True,
+                "mergeAudio": True,
+            },
+        }
+        started = time.perf_counter()
+        created = await http.post("/api/stories/batch-create", headers=auth, json=body)
+        created.raise_for_status()
+        status = await wait_until_done(http, auth, created.json()["data"]["batchId"])
+        seconds = time.perf_counter() - started
+        detail = f"{status['completedStories']} completed, {status['failedStories']} failed"
+        return Measurement(f"batch, {workers} worker(s)", seconds, peak_rss_mib(server.pid), detail)
+
+
+async def wait_until_done(
+    http: httpx.AsyncClient, auth: dict[str, str], batch_id: str
+) -> dict[str, Any]:
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            response = await http.get(f"/api/stories/batch/{batch_id}/status", headers=auth)
+            status: dict[str, Any] = response.json()
+            if status["status"] in {"completed", "failed"}:
+                return status
+            await asyncio.sleep(0.25)
+
+
+async def run_large_upload() -> Measurement:
+    """10 files of 10 MiB in one request: the peak memory should not grow by 100 MiB."""
+    async with (
+        ServerProcess(1) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=120) as http,
+    ):
+        auth = await login(http)
+        before = peak_rss_mib(server.pid)
+        blob = b"word " * (10 * 1024 * 1024 // 5)
+        started = time.perf_counter()
+        response = await http.post(
+            "/api/stories/batch-upload",
+            headers=auth,
+            files=[("files", (f"big_{i}.txt", blob)) for i in range(10)],
+        )
+        response.raise_for_status()
+        seconds = time.perf_counter() - started
+        after = peak_rss_mib(server.pid)
+        detail = f"peak before {before:.0f} MiB, +{after - before:.1f} MiB for 100 MiB received"
+        return Measurement("upload 10 x 10 MiB", seconds, after, detail)
+
+
+def print_table(rows: list[Measurement]) -> None:
+    print(f"{'run':<24} {'wall time':>10} {'peak RSS':>10}  notes")
+    for row in rows:
+        print(f"{row.label:<24} {row.seconds:>9.1f}s {row.peak_rss_mib:>7.0f} MiB  {row.detail}")
+
+
+async def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--files", type=int, default=10)
+    parser.add_argument("--words", type=int, default=2000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args(argv)
+    print(f"{args.files} files of {args.words} words, every step, pace 0")
+    rows = [await run_batch(workers, args.files, args.words) for workers in args.workers]
+    rows.append(await run_large_upload())
+    print_table(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main(sys.argv[1:])))

@@ -1,0 +1,157 @@
+"""A production double: our own test server that behaves like the *production* Story API.
+
+Production (NestJS, Bull queues, MongoDB, paid AI APIs) cannot run in a test environment, which
+is why a double is legitimate here. It reproduces every quirk of section 7 of
+``shared/story-api.md`` (no ``join-batch-room`` handler, early story events, record-counting
+status, 500s for unknown ids, "accept then disconnect" for a missing socket token, crash retries
+that duplicate stories, ...) so that batchkit's client can be tested against it. It is
+independent of ``batchkit.server``.
+
+Use it as a context manager::
+
+    with start_production_double(pace=0.0) as prod:
+        client = StoryClient(prod.url, prod.username, prod.password)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType, TracebackType
+from typing import Self
+
+from batchkit.contract import StoryFlags
+
+from .app import build_app
+from .runner import ServerThread
+from .state import EmittedEvent, ProductionState
+
+__all__ = ["EmittedEvent", "ProductionDouble", "start_production_double"]
+
+_DEFAULT_USERS: Mapping[str, str] = MappingProxyType({"prod": "prod-pw"})
+
+
+class ProductionDouble:
+    """A running double. Introspection reads copies; controls act on the server's own loop."""
+
+    def __init__(
+        self,
+        *,
+        users: Mapping[str, str],
+        pace: float,
+        crash_batches: int,
+        token_ttl: float,
+    ) -> None:
+        if not users:
+            raise ValueError("the double needs at least one user")
+        self._state = ProductionState(
+            users, pace=pace, crash_batches=crash_batches, token_ttl=token_ttl
+        )
+        self._app = build_app(self._state)
+        self._thread = ServerThread(self._app.asgi)
+        self.url = self._thread.url
+        """``http://127.0.0.1:<port>``, without ``/api``."""
+        self.username, self.password = next(iter(users.items()))
+        """The first user's credentials."""
+
+    def __repr__(self) -> str:
+        return f"ProductionDouble(url={self.url!r}, user={self.username!r})"
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Cancel the simulated jobs, close every socket, stop the server. Idempotent."""
+        if self._thread.running:
+            self._thread.call(self._state.cancel_work())
+            self.drop_connections()
+        self._thread.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ controls
+    def drop_connections(self) -> int:
+        """Disconnect every socket server-side (clients see "server disconnect"); how many."""
+
+        async def drop() -> int:
+            sids = list(self._state.sockets)
+            for sid in sids:
+                await self._app.sio.disconnect(sid)
+            return len(sids)
+
+        return self._thread.call(drop())
+
+    def limit_records(self, budget: int | None) -> None:
+        """Let batch loops create at most ``budget`` more story records; None lifts the limit.
+
+        A loop that runs out waits *after* it has raised ``progress`` for the next record, which
+        is how a test sees production's "100 % while the last record is still being made".
+        """
+        self._thread.call(self._state.set_record_budget(budget))
+
+    async def wait_idle(self, within: float = 5.0) -> None:
+        """Wait (from the test's loop) until no simulated batch or story job is running.
+
+        Raises :class:`TimeoutError` if that takes more than ``within`` seconds.
+        """
+        await self._thread.call_async(self._state.wait_idle(), within)
+
+    # ------------------------------------------------------------ introspection
+    @property
+    def batches_created(self) -> int:
+        return len(self._state.batches)
+
+    @property
+    def stories_created(self) -> int:
+        return len(self._state.stories)
+
+    @property
+    def connected_sockets(self) -> int:
+        return len(self._state.sockets)
+
+    def batch_events(self, batch_id: str) -> list[EmittedEvent]:
+        """Events sent to ``batch-<id>``, a room no client can join."""
+        return [e for e in list(self._state.batch_events) if e.payload.get("batchId") == batch_id]
+
+    def story_events(self, story_id: str) -> list[EmittedEvent]:
+        """Events sent to ``story-<id>``, each with the story's flags at that moment."""
+        return [e for e in list(self._state.story_events) if e.payload.get("storyId") == story_id]
+
+    def flag_history(self, story_id: str) -> list[StoryFlags]:
+        """Every value the story's status flags took, in order, starting with all false."""
+        return list(self._state.flag_history.get(story_id, []))
+
+    def story_ids(self, batch_id: str) -> list[str]:
+        """The batch's story ids in creation order (duplicates from crash retries included)."""
+        batch = self._state.batches.get(batch_id)
+        return list(batch.story_ids) if batch is not None else []
+
+
+def start_production_double(
+    *,
+    users: Mapping[str, str] = _DEFAULT_USERS,
+    pace: float = 0.0,
+    crash_batches: int = 0,
+    token_ttl: float = 3600.0,
+) -> ProductionDouble:
+    """Start a production double on 127.0.0.1 (a free port) and return it, already listening.
+
+    ``users`` maps user names to passwords (the first is ``.username``/``.password``); ``pace``
+    is the seconds each simulated step takes; the first ``crash_batches`` batches crash once
+    mid-loop and are retried; ``token_ttl`` is the access token's real lifetime (its ``exp``).
+    Use it in a ``with`` block, or call ``.stop()``.
+    """
+    double = ProductionDouble(
+        users=users, pace=pace, crash_batches=crash_batches, token_ttl=token_ttl
+    )
+    return double.start()

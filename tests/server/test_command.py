@@ -1,0 +1,102 @@
+"""``batchkit serve`` as a user runs it: a real process, its output, a login, a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import TIMEOUT
+
+LISTENING = re.compile(r"^batchkit server listening on (http://127\.0\.0\.1:\d+)$")
+DEMO = re.compile(r"^created user 'demo' with password (\S+)$")
+
+
+async def _serve(*args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "batchkit.cli",
+        "serve",
+        "--port",
+        "0",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def _lines(process: asyncio.subprocess.Process) -> AsyncIterator[str]:
+    assert process.stdout is not None
+    while line := await process.stdout.readline():
+        yield line.decode().rstrip("\n")
+
+
+async def _read_until_listening(process: asyncio.subprocess.Process) -> tuple[str, list[str]]:
+    seen: list[str] = []
+    async with asyncio.timeout(TIMEOUT):
+        async for line in _lines(process):
+            seen.append(line)
+            if match := LISTENING.match(line):
+                return match.group(1), seen
+    raise AssertionError(f"the server never said it was listening: {seen}")
+
+
+async def _login(url: str, username: str, password: str) -> int:
+    async with httpx.AsyncClient(base_url=url) as http:
+        response = await http.post(
+            "/api/auth/login", json={"username": username, "password": password}
+        )
+        return response.status_code
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_serve_prints_its_url_accepts_logins_and_stops_cleanly(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    process = await _serve("--data-dir", str(tmp_path / "data"), "--user", "erin:erin-pw")
+    try:
+        url, _ = await _read_until_listening(process)
+        assert await _login(url, "erin", "erin-pw") == 201
+        assert await _login(url, "erin", "wrong") == 401
+        process.send_signal(stop)
+        async with asyncio.timeout(TIMEOUT):
+            code = await process.wait()
+        assert code == 0
+        assert process.stderr is not None
+        assert b"Traceback" not in await process.stderr.read()
+        assert (tmp_path / "data" / "batchkit.sqlite3").is_file()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_serve_without_users_creates_demo_and_prints_its_password(tmp_path: Path) -> None:
+    process = await _serve("--data-dir", str(tmp_path / "data"), "--pace", "0.1")
+    try:
+        url, seen = await _read_until_listening(process)
+        passwords = [m.group(1) for line in seen if (m := DEMO.match(line))]
+        assert len(passwords) == 1
+        assert await _login(url, "demo", passwords[0]) == 201
+        process.terminate()
+        async with asyncio.timeout(TIMEOUT):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_serve_refuses_bad_options_with_a_message(tmp_path: Path) -> None:
+    process = await _serve("--data-dir", str(tmp_path), "--fail-rate", "images=2")
+    async with asyncio.timeout(TIMEOUT):
+        _, stderr = await process.communicate()
+    assert process.returncode == 1
+    assert b"not a probability" in stderr
