@@ -338,9 +338,8 @@ def _check_replay(replayed: pd.DataFrame, saved: pd.DataFrame, path: Path) -> No
 def list_runs(root: str | os.PathLike[str]) -> pd.DataFrame:
     """One row per run directory under ``root``, oldest first (runs never saved included)."""
     base = Path(root)
-    rows = [row for d in sorted(base.iterdir()) if (row := _run_row(d)) is not None] if (
-        base.is_dir()
-    ) else []  # fmt: skip
+    found = sorted(base.iterdir()) if base.is_dir() else []
+    rows = [row for directory in found if (row := _run_row(directory)) is not None]
     frame = pd.DataFrame(rows, columns=list(_RUN_COLUMNS))
     frame = frame.astype(_RUN_COLUMNS)
     return frame.sort_values("created_at", kind="stable").reset_index(drop=True)
@@ -402,5 +401,19 @@ def _unsaved_run_row(directory: Path) -> tuple[object, ...] | None:
     if not isinstance(plan, FilesPlanned):
         return None
     steps = ",".join(str(step) for step in plan.steps)
-    return (plan.run_id, pd.Timestamp(plan.received_at), pd.NaT, False, len(plan.files),
-            None, None, "", steps, None, None, str(directory))  # fmt: skip
+    created = pd.Timestamp(plan.received_at)
+    unknown = None
+    return (
+        plan.run_id,
+        created,
+        pd.NaT,
+        False,
+        len(plan.files),
+        unknown,
+        unknown,
+        "",
+        steps,
+        unknown,
+        unknown,
+        str(directory),
+    )

@@ -9,7 +9,7 @@ from batchkit.client import StoryClient
 from batchkit.config import BatchConfig
 from batchkit.contract.rest import BatchStatusResponse
 from batchkit.runs import load_run
-from batchkit.session.batch_session import BatchSession, reportable_steps
+from batchkit.session.batch_session import BatchSession, reportable_steps, silence_limit
 from batchkit.session.follower import FollowOptions
 from batchkit.tracker import BatchRun, PlannedFile
 
@@ -34,7 +34,7 @@ async def attach(
     """
     session = BatchSession(client, follow=follow)
     if run_dir is not None and (Path(run_dir) / "events.jsonl").exists():
-        run = load_run(run_dir)
+        run = load_run(run_dir, resume=True)
         session.run_dir = Path(run_dir)
     else:
         run = await _rebuild(client, batch_id, config or BatchConfig(), follow or FollowOptions())
@@ -55,6 +55,7 @@ async def _rebuild(
         steps=steps,
         reportable_steps=reportable_steps(steps, client.profile),
         stall_timeout=follow.stall_timeout,
+        give_up_after=silence_limit(client.profile, follow),
     )
     with run.batch():
         run.mark_batch_created(batch_id, range(len(names)))

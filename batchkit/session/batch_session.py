@@ -41,6 +41,11 @@ def reportable_steps(steps: Sequence[PipelineStep], profile: Profile) -> tuple[P
     return tuple(step for step in steps if step is not PipelineStep.MERGE)
 
 
+def silence_limit(profile: Profile, options: FollowOptions) -> float | None:
+    """How long a file may hear nothing before it is failed; None where REST tells failures."""
+    return None if profile.reports_results else options.give_up_after
+
+
 class BatchSession:
     """One run of documents through one Story API, followed live.
 
@@ -110,6 +115,8 @@ class BatchSession:
         if self.running:
             raise RunError("a run is still going on in this session; wait for it or cancel it")
         self._run, self._config = run, config or BatchConfig()
+        if self.run_dir is not None and (run.log is None or getattr(run.log, "closed", False)):
+            run.attach_log(EventLog.in_directory(self.run_dir))
         self._follower = Follower(self._client, run, self._options)
         for batch_id in run.batch_ids:
             self._follower.add_batch(batch_id)
@@ -184,6 +191,7 @@ class BatchSession:
             steps=steps,
             reportable_steps=reportable_steps(steps, self._client.profile),
             stall_timeout=self._options.stall_timeout,
+            give_up_after=silence_limit(self._client.profile, self._options),
             run_id=run_id,
             log=log,
         )
@@ -244,6 +252,7 @@ class BatchSession:
         return _ProgressReporter(self.run, indices)
 
     def _save(self) -> None:
+        """Write the run's files next to its log, then close the log (reopened on a resume)."""
         if self.run_dir is not None and self._run is not None:
             try:
                 save_run(
@@ -254,6 +263,8 @@ class BatchSession:
                 )
             except (OSError, BatchkitError) as exc:
                 logger.error("could not save the run to %s: %s", self.run_dir, exc)
+            if isinstance(self._run.log, EventLog):
+                self._run.log.close()
 
     async def __aenter__(self) -> Self:
         return self

@@ -32,13 +32,16 @@ class FollowOptions:
     ``poll_interval``: seconds between REST reconciles while events are missing (production);
     ``quiet_poll_interval``: the same while events flow (the socket is doing the work);
     ``use_events``: open a socket at all (off: REST only); ``stall_timeout``: seconds a step may
-    stand still before its file is marked stalled.
+    stand still before its file is marked stalled; ``give_up_after``: seconds a file in a
+    batch may hear nothing before it is failed, against a server without per-file ``results``
+    (production reports a failed story only by an event, which may fire before anyone joined).
     """
 
     poll_interval: float = 1.0
     quiet_poll_interval: float = 5.0
     use_events: bool = True
     stall_timeout: float = 120.0
+    give_up_after: float = 300.0
 
 
 class Follower:

@@ -79,6 +79,9 @@ class FilesPlanned(_FactModel):
     steps: tuple[PipelineStep, ...]
     reportable_steps: tuple[PipelineStep, ...]
     stall_timeout: float = Field(gt=0)
+    give_up_after: float | None = Field(default=None, gt=0)
+    """Fail a file in a batch that hears nothing for this long (a server that reports failures
+    only by events a client can miss); None: wait as long as it takes."""
 
 
 class EventFact(_FactModel):

@@ -53,6 +53,7 @@ from batchkit.tracker.state import (
     ERROR_BATCH,
     ERROR_FILE,
     ERROR_REJECTED,
+    ERROR_SILENT,
     ERROR_UPLOAD,
     STEP_ORDER,
     BatchTrack,
@@ -69,6 +70,7 @@ _BATCH_EVENTS: Final = (
     BatchStoriesComplete,
     BatchStoriesError,
 )
+BatchEvent = BatchStoriesStart | BatchStoriesProgress | BatchStoriesComplete | BatchStoriesError
 _STORY_ERROR: Final = re.compile(r"^\s*Story\s+(\d+)\s*:\s*(.*)$", re.S)
 _STALLABLE: Final = frozenset({FileStatus.UPLOADING, FileStatus.PROCESSING})
 
@@ -211,10 +213,7 @@ class Fold:
         changed = self.pipeline.apply_flags(track, story.status, story.updated_at, fact.received_at)
         return self._changed(track, changed)
 
-    def _batch_event(
-        self, fact: EventFact, event: BatchStoriesStart | BatchStoriesProgress
-        | BatchStoriesComplete | BatchStoriesError
-    ) -> Outcome:  # fmt: skip
+    def _batch_event(self, fact: EventFact, event: BatchEvent) -> Outcome:
         batch = self.batches.get(event.batch_id)
         if batch is None:
             self._waiting_for_batch.setdefault(event.batch_id, []).append(fact)
@@ -395,10 +394,27 @@ class Fold:
         """Mark stalled the files whose upload or step has not moved for ``stall_timeout``."""
         changed = False
         for track in self.tracks:
-            if track.stalled or track.last_moved_at is None:
+            if track.last_moved_at is None:
                 continue
             idle = (fact.now - track.last_moved_at).total_seconds()
+            if self._give_up(track, idle, fact.now):
+                changed = self._changed(track, True) is Outcome.APPLIED or changed
+            elif track.stalled:
+                continue
             if idle >= self.plan.stall_timeout and self.status(track.index) in _STALLABLE:
                 track.stalled = True
                 changed = self._changed(track, True) is Outcome.APPLIED or changed
         return Outcome.APPLIED if changed else Outcome.UNCHANGED
+
+    def _give_up(self, track: FileTrack, idle: float, now: datetime) -> bool:
+        """Fail a file the server has said nothing about for ``give_up_after`` seconds."""
+        limit = self.plan.give_up_after
+        if limit is None or idle < limit or track.batch_id is None:
+            return False
+        if ERROR_SILENT in track.errors or self.status(track.index).terminal:
+            return False
+        reason = (
+            f"no word from the server for {idle:.0f} s; the server reports a failed story only "
+            "by an event, which can be missed, so its story probably failed"
+        )
+        return track.mark_error(ERROR_SILENT, reason, now)

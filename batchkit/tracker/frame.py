@@ -126,8 +126,10 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 def _upload_progress(track: FileTrack, upload: UploadStatus) -> float | None:
     if upload is UploadStatus.UPLOADED:
         return 1.0
-    if upload is UploadStatus.REJECTED or not track.upload_total:
-        return None if upload is UploadStatus.REJECTED else 0.0
+    if upload is UploadStatus.REJECTED:
+        return None
+    if not track.upload_total:
+        return 0.0
     return min(track.upload_sent / track.upload_total, 1.0)
 
 
@@ -136,9 +138,7 @@ def row_values(track: FileTrack, pipeline: Pipeline) -> tuple[object, ...]:
     status = track.status(pipeline.needed)
     upload = track.upload_status()
     step = track.shown_step(status, pipeline.steps, pipeline.needed)
-    step_progress = None if step is None else track.progress.get(step, 0.0)
-    if status is FileStatus.COMPLETED:
-        step_progress = 1.0
+    step_progress = track.shown_progress(status, step)
     failure = track.failure(pipeline.needed)
     finished = track.finished_at(status, pipeline.needed)
     per_step: list[object] = []

@@ -101,8 +101,9 @@ def _file_progress(
     total = sum(weights[s] for s in steps)
     if not total:
         return 0.0
-    done = sum(weights[s] * (1.0 if s in track.completed else track.progress.get(s, 0.0))
-               for s in steps)  # fmt: skip
+    done = 0.0
+    for step in steps:
+        done += weights[step] * (1.0 if step in track.completed else track.progress.get(step, 0.0))
     return done / total
 
 
@@ -118,8 +119,7 @@ def _file_row(
         status=status,
         upload_status=track.upload_status(),
         step=step,
-        step_progress=1.0 if status is FileStatus.COMPLETED else (
-            None if step is None else track.progress.get(step, 0.0)),
+        step_progress=track.shown_progress(status, step),
         completed_steps=tuple(s for s in STEP_ORDER if s in track.completed),
         progress=_file_progress(track, status, pipeline, weights),
         error=None if failure is None else failure[1],
@@ -128,7 +128,7 @@ def _file_row(
         batch_id=track.batch_id,
         started_at=track.started_at,
         finished_at=track.finished_at(status, pipeline.needed),
-    )  # fmt: skip
+    )
 
 
 def estimate_eta(

@@ -52,6 +52,8 @@ ERROR_REJECTED: Final = "rejected"
 ERROR_UPLOAD: Final = "upload"
 ERROR_FILE: Final = "file"
 ERROR_BATCH: Final = "batch"
+ERROR_SILENT: Final = "silent"
+"""No word from the server for ``give_up_after`` seconds: failed until news arrives."""
 _HARD_ERROR_ORDER: Final = (ERROR_REJECTED, ERROR_UPLOAD, ERROR_FILE, *STEP_ORDER)
 
 
@@ -213,6 +215,7 @@ class FileTrack:
         if self.last_moved_at is None or at > self.last_moved_at:
             self.last_moved_at = at
         self.stalled = False
+        self.errors.pop(ERROR_SILENT, None)  # it was not dead after all
 
     def see(self, seq: int | None, server_time: datetime | None) -> None:
         """Remember the newest ``seq`` and server time seen in this attempt."""
@@ -260,8 +263,9 @@ class FileTrack:
             if key == ERROR_UPLOAD and self.uploaded:
                 continue  # a retried upload succeeded
             return (key, *found)
-        if ERROR_BATCH in self.errors and not self.finished_steps(needed):
-            return (ERROR_BATCH, *self.errors[ERROR_BATCH])
+        for soft in (ERROR_BATCH, ERROR_SILENT):
+            if soft in self.errors and not self.finished_steps(needed):
+                return (soft, *self.errors[soft])
         return None
 
     def status(self, needed: frozenset[PipelineStep]) -> FileStatus:
@@ -320,3 +324,9 @@ class FileTrack:
         if failure is not None and failure[0] in STEP_ORDER:
             return PipelineStep(failure[0])
         return self.current_step(steps) if self.progress or self.completed else None
+
+    def shown_progress(self, status: FileStatus, step: PipelineStep | None) -> float | None:
+        """The done fraction of the shown step (1.0 once the file is completed)."""
+        if status is FileStatus.COMPLETED:
+            return 1.0
+        return None if step is None else self.progress.get(step, 0.0)

@@ -41,7 +41,7 @@ from batchkit.runs import (
     read_files,
     save_run,
 )
-from batchkit.tracker import BatchRun, Fact, PlannedFile, file_dtypes
+from batchkit.tracker import BatchRun, Fact, FactLog, PlannedFile, TickFact, file_dtypes
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 SECRET = "tok-3f9a-do-not-write"
@@ -70,7 +70,7 @@ def story_events(sid: str, start: float) -> list[ServerEvent]:
     ]
 
 
-def start_run(log: EventLog | None = None) -> BatchRun:
+def start_run(log: FactLog | None = None) -> BatchRun:
     """Three files (one refused before upload), uploaded and in one batch, stories mapped."""
     files = [
         PlannedFile(name="a.txt", size=10),
@@ -100,9 +100,12 @@ def start_run(log: EventLog | None = None) -> BatchRun:
 def finish(run: BatchRun, first: float = 10) -> None:
     for i, event in enumerate(story_events("s0", first)):
         run.apply_event(event, received_at=at(first + i))
-    run.tick(at(first + 60))  # s1 has not moved: it is not stalled, it is queued
-    for i, event in enumerate(story_events("s1", first + 100)):
-        run.apply_event(event, received_at=at(first + 100 + i))
+    s1 = story_events("s1", first + 100)
+    run.apply_event(s1[0], received_at=at(first + 100))
+    assert run.tick(at(first + 140))  # s1 stalls: the tick is a fact the log must replay
+    assert run.files.at[1, "stalled"]
+    for i, event in enumerate(s1[1:], start=1):
+        run.apply_event(event, received_at=at(first + 140 + i))
     story = StoryResponse(
         id="s1",
         title="b",
@@ -112,7 +115,7 @@ def finish(run: BatchRun, first: float = 10) -> None:
         ),
         files=StoryFiles(original_file="x"),
         created_at=T0,
-        updated_at=at(first + 104),
+        updated_at=at(first + 144),
     )
     run.apply_story(story, received_at=at(first + 110))
 
@@ -126,6 +129,7 @@ def test_the_log_is_written_as_facts_arrive_and_replays_to_the_live_table(tmp_pa
     finish(run)
     assert run.done
     replayed = BatchRun.replay(read_facts(tmp_path / EVENTS_FILE))
+    assert any(isinstance(fact, TickFact) for fact in replayed.facts)
     pd.testing.assert_frame_equal(replayed.files, run.files)
     assert replayed.snapshot().files == run.snapshot().files
     assert replayed.facts == run.facts
@@ -162,6 +166,7 @@ def test_a_corrupt_line_inside_the_log_is_an_error_naming_it(tmp_path: Path) -> 
 
 
 def test_a_failing_log_is_counted_and_the_fold_goes_on() -> None:
+    # A fake sink: a full disk cannot be produced on demand here.
     class FullDisk:
         def append(self, fact: Fact) -> None:
             raise OSError(28, "No space left on device")

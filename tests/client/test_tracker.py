@@ -8,6 +8,7 @@ run's promises (in-place updates, waits, subscribers) after folding them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -38,7 +39,7 @@ from batchkit.contract import (
     StoryResponse,
 )
 from batchkit.errors import RunError
-from batchkit.tracker import BatchRun, PlannedFile, RunSnapshot
+from batchkit.tracker import BatchRun, EventFact, PlannedFile, RunSnapshot
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 ALL = ("story", "images", "audio", "merge")
@@ -451,6 +452,26 @@ def test_stalled_after_the_timeout_and_not_once_it_moves() -> None:
     assert column(run, "stalled") == [False, False]
 
 
+def test_a_silent_file_is_failed_after_give_up_and_revived_by_news() -> None:
+    run = make_run(2, ["story"], stall_timeout=30, give_up_after=60)
+    run.apply_status(status("b0", ["s0", "s1"]), received_at=at(4))
+    feed(run, pipeline("s0", ["story"]), 10)  # s0 completes; s1 never says a word
+    assert not run.tick(at(61))  # uploaded at 2: 59 s of silence
+    assert run.tick(at(63))
+    assert column(run, "status") == ["completed", "failed"]
+    assert "no word from the server" in str(column(run, "error")[1])
+    assert run.done
+    # It was only slow: its first event brings it back.
+    run.apply_event(
+        StoryProcessingStart(story_id="s1", timestamp=at(70), seq=1), received_at=at(70)
+    )
+    assert column(run, "status") == ["completed", "processing"]
+    assert not run.done
+    # The rule replays: the same facts fold to the same table.
+    replayed = BatchRun.replay(run.facts)
+    pd.testing.assert_frame_equal(replayed.files, run.files)
+
+
 # ---------------------------------------------------------------- regeneration
 def test_a_newer_start_regenerates_and_older_events_are_stale() -> None:
     run = make_run(1, ["story", "images"])
@@ -557,6 +578,18 @@ def test_snapshot_progress_and_eta() -> None:
     assert snap.eta_s is not None
     assert snap.eta_s > 0
     assert snap.files[0].progress == pytest.approx(1.75 / 4)
+    assert run.snapshot() is snap  # nothing new: the same snapshot
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snap.progress = 1.0
+
+
+def test_apply_many_counts_what_changed_the_run() -> None:
+    run = make_run(1, ["story"])
+    run.apply_status(status("b0", ["s0"]), received_at=at(4))
+    events = pipeline("s0", ["story"])
+    facts = [EventFact(received_at=at(10 + i), event=e) for i, e in enumerate([*events, events[1]])]
+    assert run.apply_many(facts) == len(events)  # the repeat changed nothing
+    assert run.done
 
 
 def test_a_fact_about_a_file_the_run_lacks_is_refused_and_not_logged() -> None:

@@ -44,6 +44,26 @@ async def test_a_batch_finishes_without_batch_events_or_merge(
     assert production.batches_created == 1
 
 
+async def test_a_failure_reported_before_anyone_listened_ends_the_file_not_the_run(
+    production: ProductionDouble, documents: Callable[..., list[Path]], tmp_path: Path
+) -> None:
+    # Production reports a failed story only by an event in its room, and a story that fails
+    # at once does so before any client can join that room: the event is lost. The run must
+    # still end, with that file failed for a reason a user understands.
+    failing = tmp_path / "broken.txt"
+    failing.write_bytes(b"FAIL")
+    good = documents(2)
+    follow = FollowOptions(poll_interval=0.1, quiet_poll_interval=0.5, give_up_after=1.0)
+    async with production_client(production) as client:
+        run = await BatchSession(client, follow=follow).run_batch(
+            [good[0], failing, good[1]], BatchConfig(generate_audio=False)
+        )
+
+    assert list(run.files["status"]) == ["completed", "failed", "completed"]
+    assert "no word from the server" in run.files.at[1, "error"]
+    assert run.files.at[1, "story_id"] is not None
+
+
 async def test_worker_crash_duplicates_do_not_confuse_the_table(
     documents: Callable[..., list[Path]],
 ) -> None:
