@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from batchkit.contract.limits import ALLOWED_EXTENSIONS, MAX_FILE_BYTES, MAX_FILES
+from batchkit.contract.signatures import OLE2_SIGNATURE, ZIP_SIGNATURES, known_format
 from batchkit.errors import FileRejected
 
 __all__ = [
@@ -34,8 +35,6 @@ __all__ = [
     "describe_size",
 ]
 
-OLE2_SIGNATURE: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ZIP_SIGNATURES: Final = (b"PK\x03\x04", b"PK\x05\x06")
 _WORD_BODY: Final = "word/document.xml"
 _SNIFF_BYTES: Final = 8192
 _NAME_MAX: Final = 255
@@ -43,23 +42,6 @@ _MIB: Final = 1024 * 1024
 _TEXT_BOMS: Final = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 # Control bytes that plain text legitimately holds: tab, newlines, form feed, escape, backspace.
 _TEXT_CONTROLS: Final = frozenset(b"\t\n\r\f\x1b\x08")
-_MAGIC: Final[tuple[tuple[bytes, str], ...]] = (
-    (OLE2_SIGNATURE, "a legacy Office file (Word 97–2003, Excel or PowerPoint)"),
-    (b"PK\x03\x04", "a zip archive (such as a .docx)"),
-    (b"%PDF-", "a PDF document"),
-    (b"{\\rtf", "an RTF document"),
-    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"RIFF", "a RIFF media file (such as WAV or WebP)"),
-    (b"ID3", "an MP3 audio file"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
-    (b"Rar!\x1a\x07", "a RAR archive"),
-    (b"\x7fELF", "an executable program"),
-    (b"MZ", "a Windows program"),
-)
-
 # Signatures made of ordinary letters: a text may start with them, so for a .txt they only count
 # when the rest of the head is not text either.
 _WEAK_SIGNATURES: Final = (b"MZ", b"ID3", b"RIFF", b"GIF8")
@@ -315,7 +297,7 @@ def _docx_problem(stream: BinaryIO, head: bytes) -> str | None:
             "is not a .docx: it is a legacy Office file (a .doc renamed to .docx, or a "
             "password-protected document); save it again as a .docx without a password"
         )
-    if not head.startswith(_ZIP_SIGNATURES):
+    if not head.startswith(ZIP_SIGNATURES):
         return f"is not a Word .docx document: it is {_describe(head)}"
     members = _zip_members(stream)
     if members is None:
@@ -332,7 +314,7 @@ def _docx_problem(stream: BinaryIO, head: bytes) -> str | None:
 def _doc_problem(stream: BinaryIO, head: bytes) -> str | None:
     if head.startswith(OLE2_SIGNATURE):
         return None
-    if head.startswith(_ZIP_SIGNATURES) and _WORD_BODY in (_zip_members(stream) or []):
+    if head.startswith(ZIP_SIGNATURES) and _WORD_BODY in (_zip_members(stream) or []):
         return "is a .docx document with a .doc name; rename it to .docx"
     return f"is not a Word 97–2003 .doc document: it is {_describe(head)}"
 
@@ -340,21 +322,14 @@ def _doc_problem(stream: BinaryIO, head: bytes) -> str | None:
 def _text_problem(head: bytes) -> str | None:
     if head.startswith(_TEXT_BOMS):
         return None  # UTF-8, UTF-16 or UTF-32 with a byte-order mark: text by declaration
-    strong_magic = _magic(head) is not None and not head.startswith(_WEAK_SIGNATURES)
+    strong_magic = known_format(head) is not None and not head.startswith(_WEAK_SIGNATURES)
     if strong_magic or not _looks_like_text(head):
         return f"is not plain text: it is {_describe(head)}"
     return None
 
 
-def _magic(head: bytes) -> str | None:
-    for signature, description in _MAGIC:
-        if head.startswith(signature):
-            return description
-    return None
-
-
 def _describe(head: bytes) -> str:
-    if found := _magic(head):
+    if found := known_format(head):
         return found
     return "plain text" if _looks_like_text(head) else "binary data"
 

@@ -122,12 +122,12 @@ def finish(run: BatchRun, first: float = 10) -> None:
 
 # ---------------------------------------------------------------- the log
 def test_the_log_is_written_as_facts_arrive_and_replays_to_the_live_table(tmp_path: Path) -> None:
-    log = EventLog.in_directory(tmp_path)
-    run = start_run(log)
-    lines_before = len((tmp_path / EVENTS_FILE).read_text().splitlines())
-    assert lines_before == len(run.facts)  # flushed one by one, before any save
-    finish(run)
-    assert run.done
+    with EventLog.in_directory(tmp_path) as log:
+        run = start_run(log)
+        lines_before = len((tmp_path / EVENTS_FILE).read_text().splitlines())
+        assert lines_before == len(run.facts)  # flushed one by one, before any save
+        finish(run)
+        assert run.done
     replayed = BatchRun.replay(read_facts(tmp_path / EVENTS_FILE))
     assert any(isinstance(fact, TickFact) for fact in replayed.facts)
     pd.testing.assert_frame_equal(replayed.files, run.files)
