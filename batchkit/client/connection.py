@@ -122,7 +122,10 @@ class Connection:
                     retry_after=retry_after,
                 )
                 if wait is None:
-                    raise self._final_error(call, error) from error
+                    final = self._final_error(call, error)
+                    if final is error:
+                        raise  # not "from error": an error must not be its own cause
+                    raise final from error
                 logger.debug(
                     "try %d of %s failed (%s); next in %.2f s", attempt, call.method, error, wait
                 )

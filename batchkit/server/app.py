@@ -23,6 +23,7 @@ from batchkit.server.database import Database
 from batchkit.server.emitter import RoomEmitter
 from batchkit.server.faults import FaultInjector
 from batchkit.server.http_errors import install_error_handlers
+from batchkit.server.log_redaction import redact_tokens_in_logs
 from batchkit.server.pipeline import PipelineServices
 from batchkit.server.routes import auth, batches, media, stories, uploads
 from batchkit.server.runner import BatchRunner
@@ -101,6 +102,7 @@ def _lifespan(context: ServerContext, gateway: SocketGateway, sio: socketio.Asyn
 
 def build_application(settings: ServerSettings) -> ServerApplication:
     """Everything of one server, not started yet (the ASGI lifespan starts it)."""
+    redact_tokens_in_logs()
     sio = create_socket_server()
     context = _build_context(settings, sio)
     gateway = SocketGateway(sio, context)

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 __all__ = ["error_response", "install_error_handlers"]
 
@@ -62,6 +63,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, message, headers=headers)
 
 
+async def _client_went_away(request: Request, exc: Exception) -> JSONResponse:
+    # Nobody reads this answer; what matters is that the partial upload was discarded (the
+    # upload reader does that) and that a client closing its connection is not logged as a crash.
+    logger.info("%s %s: the client disconnected mid-request", request.method, request.url.path)
+    return error_response(400, "the client disconnected before the request was complete")
+
+
 async def _crashed(request: Request, exc: Exception) -> JSONResponse:
     logger.error("%s %s crashed", request.method, request.url.path, exc_info=exc)
     return error_response(500, "Internal server error")
@@ -70,4 +78,5 @@ async def _crashed(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_went_away)
     app.add_exception_handler(Exception, _crashed)

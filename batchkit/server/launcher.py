@@ -21,6 +21,7 @@ from typing import Any, Self, TypeVar
 
 from batchkit.errors import ConfigError
 from batchkit.server.app import ServerApplication, build_application
+from batchkit.server.emitter import emit_progress_burst
 from batchkit.server.serving import ServingServer, bind_socket
 from batchkit.server.settings import Engines, ServerSettings, check_fail_rates
 
@@ -161,12 +162,12 @@ class EmbeddedServer:
         self.stop()
 
     # ---------------------------------------------------------------- at run time
-    def _call(self, work: Coroutine[Any, Any, T]) -> T:
+    def _call(self, work: Coroutine[Any, Any, T], timeout: float = _CALL_TIMEOUT) -> T:
         running = self._running
         if running is None:
             work.close()
             raise RuntimeError("the embedded server is not running")
-        return asyncio.run_coroutine_threadsafe(work, running.loop).result(_CALL_TIMEOUT)
+        return asyncio.run_coroutine_threadsafe(work, running.loop).result(timeout)
 
     def drop_connections(self) -> int:
         """Disconnect every socket.io client now, from the server side; returns how many."""
@@ -174,6 +175,21 @@ class EmbeddedServer:
         if running is None:
             return 0
         return self._call(running.application.sockets.drop_all())
+
+    def emit_burst(self, story_id: str, count: int, rate: float | None = None) -> None:
+        """Benchmark and test hook: emit ``count`` ``auto-mode-progress`` events into room
+        ``story-<story_id>``, each with the room's next ``seq``, through the server's normal emit
+        path; as fast as possible, or paced to ``rate`` events a second. Returns when all are sent.
+
+        Anyone in the room receives them (joining still needs ownership); progress rises to 100.
+        """
+        running = self._running
+        if running is None:
+            raise RuntimeError("the embedded server is not running")
+        emitter = running.application.context.emitter
+        # Generous: the burst's own length (paced, or at >= 1,000 events/s) plus the usual margin.
+        seconds = count / (rate or 1000.0) + _CALL_TIMEOUT
+        self._call(emit_progress_burst(emitter, story_id, count, rate), timeout=seconds)
 
     def set_fail_rates(self, rates: Mapping[str, float]) -> None:
         """Fault injection: from now on step ``name`` fails with probability ``rates[name]``."""

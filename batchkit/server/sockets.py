@@ -127,6 +127,14 @@ class SocketGateway:
         user_id: str = session["user_id"]
         return user_id
 
+    async def _enter(self, sid: str, room: str) -> bool:
+        """Put ``sid`` in ``room``; False when it disconnected while its request was checked."""
+        try:
+            await self._sio.enter_room(sid, room)
+        except ValueError:  # python-socketio: "sid is not connected to requested namespace"
+            return False
+        return True
+
     async def _join_batch(self, sid: str, data: Any) -> None:
         batch_id = _room_id(data, "batchId")
         if batch_id is None:
@@ -138,7 +146,8 @@ class SocketGateway:
                 sid, "BATCH_NOT_FOUND", f"batch {batch_id} not found", {"batchId": batch_id}
             )
             return
-        await self._sio.enter_room(sid, batch_room(batch_id))
+        if not await self._enter(sid, batch_room(batch_id)):
+            return
         status = await self._context.batch_status(batch)
         await self._reply(sid, JoinedBatchRoom(batch_id=batch_id, status=status, timestamp=_now()))
 
@@ -161,7 +170,8 @@ class SocketGateway:
                 sid, "STORY_NOT_FOUND", f"story {story_id} not found", {"storyId": story_id}
             )
             return
-        await self._sio.enter_room(sid, story_room(story_id))
+        if not await self._enter(sid, story_room(story_id)):
+            return
         await self._reply(
             sid, JoinedStoryRoom(story_id=story_id, story=room_story(story), timestamp=_now())
         )

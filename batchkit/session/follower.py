@@ -77,9 +77,9 @@ class Follower:
     # ------------------------------------------------------------ the loop
     async def follow(self) -> None:
         """Run until the run is done and no batch is still to come; always closes the socket."""
-        if self._options.use_events:
-            await self._open_stream()
         try:
+            if self._options.use_events:
+                await self._open_stream()
             while not (self._run.done and not self._more_batches_coming):
                 await self._sleep_or_nudge()
                 await self._reconcile(every_story=False)
@@ -107,6 +107,7 @@ class Follower:
             on_gap=self._on_reconnect,
             verify_credentials=self._client.verify_credentials,
         )
+        self.stream = stream  # before connecting, so a cancelled connect is still closed
         try:
             await self._client.ensure_token()
             await stream.connect()
@@ -114,7 +115,6 @@ class Follower:
             # No socket is no reason to stop: REST polling alone finishes the run.
             logger.warning("following by REST only: %s", exc)
             stream.failure = exc
-        self.stream = stream
 
     def _socket_token(self) -> str:
         return self._client.token or ""

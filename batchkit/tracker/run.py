@@ -163,7 +163,13 @@ class BatchRun:
 
     @property
     def files(self) -> pd.DataFrame:
-        """The live table, one row per file. Always the same object, updated in place."""
+        """The live table, one row per file. Always the same object, updated in place.
+
+        Read through this property it is always current; a reference kept from an earlier read
+        catches up at the end of the event loop's turn, within 10 ms during a burst of events.
+        """
+        if self._frame.pending:
+            self._frame.flush()
         return self._frame.frame
 
     @property
@@ -224,9 +230,11 @@ class BatchRun:
     def apply(self, fact: Fact) -> bool:
         """Fold one fact; False when it changed nothing (a duplicate, stale or idle fact).
 
-        The table's changed cells are written before this returns. Each cell write costs pandas
-        10–25 µs, so a burst of events (a reconnect, a replay) is better taken inside
-        :meth:`batch`, which writes each changed cell once at the end. Raises
+        :meth:`snapshot`, subscribers and :attr:`files` see the change when this returns. The
+        frame's cells are written then too when no event loop runs (or the file reached a final
+        state); with one running, they are gathered and written at the end of the loop's turn,
+        at most every ``WRITE_INTERVAL`` (10 ms), or as soon as :attr:`files` is read. A burst
+        taken inside :meth:`batch` tells subscribers once. Raises
         :class:`~batchkit.errors.RunError` for a fact about a file the run does not have; such a
         fact is neither folded nor logged.
         """
@@ -275,7 +283,9 @@ class BatchRun:
             return
         self._unpublished = False
         self._fold.dirty = set()
-        self._frame.sync(self._fold.tracks, sorted(dirty))
+        # A file's final state is written at once, so a held frame ends exact.
+        final = any(self._fold.status(row).terminal for row in dirty)
+        self._frame.update(dirty, at_once=final)
         for subscriber in tuple(self._subscribers):
             try:
                 subscriber(self)

@@ -256,6 +256,8 @@ class FileTrack:
 
         What failed is a step's name, or ``rejected``, ``upload``, ``file`` or ``batch``.
         """
+        if not self.errors:
+            return None  # the usual case, asked for on every event
         for key in _HARD_ERROR_ORDER:
             found = self.errors.get(key)
             if found is None or key in self.completed:

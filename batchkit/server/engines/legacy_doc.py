@@ -113,8 +113,13 @@ def read_doc_text(path: Path) -> str:
             word_stream, table_stream, fib = _read_streams(ole)
         raw = _piece_text(word_stream, _read_pieces(table_stream, fib), fib.main_text_length)
     except (OSError, ValueError, IndexError, struct.error) as error:
-        # olefile and struct speak for a truncated or scrambled file in these ways.
-        raise DocumentError(f"the .doc file is damaged: {error}") from error
+        # olefile and struct speak for a truncated or scrambled file in these ways; their words
+        # ("OLE sector index out of range", or advice about sys.set_int_max_str_digits) mean
+        # nothing to a user, so they stay in the exception chain.
+        raise DocumentError(
+            "the .doc file is damaged: it starts like a Word 97–2003 document, "
+            "but its contents cannot be read"
+        ) from error
     return _plain_text(raw)
 
 

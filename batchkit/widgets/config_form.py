@@ -1,0 +1,329 @@
+"""``config_form()``: every setting of a :class:`~batchkit.config.BatchConfig`, checked as typed.
+
+Controls are grouped (steps, voice, chunks, prompts, style, per-file titles and prompts), each
+with a description and a tooltip, and an inline message next to it when its value is invalid
+(the :class:`~batchkit.errors.ConfigError`'s ``field`` says where). Controls that do not apply
+are disabled: the voice, voice model, audio chunks, audio prompt and merge when audio is off;
+the image style, image chunks and image prompt when images are off; every step setting when
+auto mode is off (titles and prompts per file still apply: they are sent with each story).
+Presets are saved and loaded by name with :mod:`batchkit.config`'s presets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Final
+
+import ipywidgets as widgets
+
+from batchkit.config import BatchConfig, ServerOptions, list_presets, load_preset, save_preset
+from batchkit.errors import ConfigError
+from batchkit.widgets import render
+from batchkit.widgets.config_fields import FIELD_SPECS, FieldSpec, field_control, per_file_rows
+from batchkit.widgets.throttle import set_changed
+
+__all__ = ["ConfigForm", "config_form"]
+
+logger = logging.getLogger("batchkit.widgets")
+ChangeCallback = Callable[["ConfigForm"], object]
+
+_AUDIO_ONLY: Final = (
+    "audio_voice", "model_voice", "words_per_chunk_audio", "custom_prompt_audio", "merge_audio",
+)  # fmt: skip
+_IMAGES_ONLY: Final = ("image_style", "words_per_chunk_image", "custom_prompt_image")
+_GROUPS: Final = ("Steps", "Voice", "Chunks", "Prompts", "Style")
+
+
+def _message(error: ConfigError) -> str:
+    """The error's words without the field name it starts with."""
+    text = str(error)
+    prefix = f"{error.field}: " if error.field else ""
+    return text.removeprefix(prefix)
+
+
+def _field_key(field: str | None) -> str:
+    """``titles[a.txt]`` → ``titles[a.txt]``; ``titles (a file name)`` → ``titles``."""
+    if not field:
+        return "config"
+    return field.split(" ", 1)[0]
+
+
+class ConfigForm:
+    """The settings of a batch as a form; ``config`` is the validated result."""
+
+    def __init__(
+        self, *, options: ServerOptions | None = None, presets_dir: Path | None = None
+    ) -> None:
+        self.options = options or ServerOptions.builtin()
+        self.presets_dir = presets_dir
+        self._callbacks: list[ChangeCallback] = []
+        self._errors: dict[str, str] = {}
+        self._quiet = False
+        self._names: list[str] = []
+        self._titles: dict[str, str] = {}
+        self._prompts: dict[str, str] = {}
+        self.controls: dict[str, widgets.ValueWidget] = {}
+        self._messages: dict[str, widgets.HTML] = {}
+        sections = [self._section(group) for group in _GROUPS]
+        self._per_file = widgets.VBox([])
+        self._per_file.add_class("bk-per-file")
+        presets = self._presets_box()
+        self._config_message = self._error_widget()
+        self.widget = widgets.VBox(
+            [
+                widgets.HTML(render.stylesheet()),
+                *sections,
+                self._heading("Per-file titles and prompts"),
+                self._per_file,
+                self._heading("Presets"),
+                presets,
+                self._config_message,
+            ],
+            layout=widgets.Layout(width="100%"),
+        )
+        self.widget.add_class("bk-config-form")
+        self.refresh_presets()
+        self._validate()
+
+    # ------------------------------------------------------------ building
+    def _presets_box(self) -> widgets.Box:
+        """The name box, Save, the saved presets and Load, with their messages."""
+        self._preset_name = widgets.Text(
+            description="Preset name",
+            tooltip="A name for these settings",
+            placeholder="my settings",
+            style={"description_width": "initial"},
+        )
+        self._preset_choice = widgets.Dropdown(
+            description="Saved presets",
+            tooltip="Settings saved earlier",
+            options=[],
+            style={"description_width": "initial"},
+        )
+        self._preset_status = widgets.HTML(value="")
+        self._preset_status.add_class("bk-preset-status")
+        self._save_button = widgets.Button(description="Save preset", tooltip="Save these settings")
+        self._save_button.add_class("bk-preset-save")
+        self._load_button = widgets.Button(description="Load preset", tooltip="Use saved settings")
+        self._load_button.add_class("bk-preset-load")
+        self._save_button.on_click(lambda _: self.save_preset(str(self._preset_name.value)))
+        self._load_button.on_click(lambda _: self.load_preset(str(self._preset_choice.value or "")))
+        self._messages["preset"] = self._error_widget()
+        box = widgets.Box(
+            [
+                self._preset_name, self._save_button, self._messages["preset"],
+                self._preset_choice, self._load_button, self._preset_status,
+            ],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+        )  # fmt: skip
+        box.add_class("bk-presets")
+        return box
+
+    @staticmethod
+    def _heading(text: str) -> widgets.HTML:
+        heading = widgets.HTML(value=f"<h4>{render.escape(text)}</h4>")
+        heading.add_class("bk-form-heading")
+        return heading
+
+    @staticmethod
+    def _error_widget() -> widgets.HTML:
+        message = widgets.HTML(value="")
+        message.add_class("bk-field-error")
+        return message
+
+    def _section(self, group: str) -> widgets.VBox:
+        fields = []
+        for spec in FIELD_SPECS:
+            if spec.group != group:
+                continue
+            control = field_control(spec, self.options)
+            control.observe(self._on_control, names="value")
+            self.controls[spec.name] = control
+            self._messages[spec.name] = self._error_widget()
+            fields.append(self._field_box(control, self._messages[spec.name], spec))
+        body = widgets.Box(fields, layout=widgets.Layout(flex_flow="row wrap"))
+        body.add_class("bk-field-group")
+        section = widgets.VBox([self._heading(group), body])
+        section.add_class(f"bk-config-{group.lower()}")
+        return section
+
+    @staticmethod
+    def _field_box(control: Any, message: widgets.HTML, spec: FieldSpec) -> widgets.Box:
+        box = widgets.Box(
+            [control, message],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center", min_width="16em"),
+        )
+        box.add_class("bk-field")
+        box.add_class(f"bk-field-{spec.name.replace('_', '-')}")
+        return box
+
+    # ------------------------------------------------------------ per-file titles and prompts
+    def set_file_names(self, names: Iterable[str]) -> None:
+        """Show a title and a prompt row for each of ``names``, keeping what was typed."""
+        self._names = list(dict.fromkeys(names))
+        rows, controls = per_file_rows(self._names, self._titles, self._prompts, self.options)
+        for key in [k for k in self.controls if k.startswith(("titles[", "prompts["))]:
+            self.controls.pop(key).close()
+            self._messages.pop(key).close()
+        for old in self._per_file.children:
+            for child in old.children if hasattr(old, "children") else ():
+                child.close()
+            old.close()
+        for key, (control, message) in controls.items():
+            control.observe(self._on_control, names="value")
+            self.controls[key] = control
+            self._messages[key] = message
+        self._per_file.children = tuple(rows)
+        self._validate()
+
+    @property
+    def file_names(self) -> list[str]:
+        return list(self._names)
+
+    # ------------------------------------------------------------ values and validation
+    def _values(self) -> dict[str, Any]:
+        values: dict[str, Any] = {spec.name: self.controls[spec.name].value for spec in FIELD_SPECS}
+        for key in ("custom_prompt_image", "custom_prompt_audio"):
+            values[key] = values[key] or None
+        values["titles"] = {n: self._titles[n] for n in self._names if self._titles.get(n)}
+        values["prompts"] = {n: self._prompts[n] for n in self._names if self._prompts.get(n)}
+        return values
+
+    def _on_control(self, change: dict[str, Any]) -> None:
+        owner = change["owner"]
+        for key, control in self.controls.items():
+            if control is owner and key.startswith(("titles[", "prompts[")):
+                target = self._titles if key.startswith("titles[") else self._prompts
+                target[key.split("[", 1)[1][:-1]] = str(change["new"])
+        if self._quiet:
+            return
+        self._validate()
+        for callback in tuple(self._callbacks):
+            try:
+                callback(self)
+            except Exception:
+                logger.exception("a config form callback failed")
+
+    def _validate(self) -> None:
+        values = self._values()
+        errors: dict[str, str] = {}
+        for name, value in values.items():
+            try:
+                BatchConfig.model_validate({name: value})
+            except ConfigError as error:
+                errors.setdefault(_field_key(error.field), _message(error))
+        if not errors:
+            try:
+                BatchConfig.model_validate(values).check_for(self.options)
+            except ConfigError as error:
+                errors[_field_key(error.field)] = _message(error)
+        self._errors = errors
+        self._show_errors()
+        self._apply_enabled()
+
+    def _show_errors(self) -> None:
+        shown = set()
+        for key, message in self._messages.items():
+            if key == "preset":
+                continue
+            text = self._errors.get(key)
+            if text is not None:
+                shown.add(key)
+            set_changed(message, value=self._error_html(text))
+        rest = {k: v for k, v in self._errors.items() if k not in shown}
+        first = next(iter(rest.items()), None)
+        set_changed(
+            self._config_message,
+            value="" if first is None else self._error_html(f"{first[0]}: {first[1]}"),
+        )
+
+    @staticmethod
+    def _error_html(text: str | None) -> str:
+        return "" if text is None else f'<span role="alert">✗ {render.escape(text)}</span>'
+
+    def _apply_enabled(self) -> None:
+        auto = bool(self.controls["auto_mode"].value)
+        audio = bool(self.controls["generate_audio"].value)
+        images = bool(self.controls["generate_images"].value)
+        for spec in FIELD_SPECS:
+            enabled = spec.name == "auto_mode" or (
+                auto
+                and not (spec.name in _AUDIO_ONLY and not audio)
+                and not (spec.name in _IMAGES_ONLY and not images)
+            )
+            set_changed(self.controls[spec.name], disabled=not enabled)
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Every invalid setting now: field → message (empty when the form is valid)."""
+        return dict(self._errors)
+
+    @property
+    def config(self) -> BatchConfig:
+        """The settings as a validated :class:`BatchConfig`; raises :class:`ConfigError`."""
+        if self._errors:
+            field, message = next(iter(self._errors.items()))
+            raise ConfigError(message, field=field)
+        config = BatchConfig.model_validate(self._values())
+        config.check_for(self.options)
+        return config
+
+    def set_config(self, config: BatchConfig) -> None:
+        """Show ``config`` in the form (its titles and prompts too, for files listed later)."""
+        self._quiet = True
+        try:
+            for spec in FIELD_SPECS:
+                value = getattr(config, spec.name)
+                self.controls[spec.name].value = spec.shown(value)
+            self._titles.update(config.titles)
+            self._prompts.update(config.prompts)
+        finally:
+            self._quiet = False
+        self.set_file_names(self._names)
+        for callback in tuple(self._callbacks):
+            callback(self)
+
+    def on_change(self, callback: ChangeCallback) -> Callable[[], None]:
+        """Call ``callback(form)`` after every change of a setting."""
+        self._callbacks.append(callback)
+        return lambda: self._callbacks.remove(callback) if callback in self._callbacks else None
+
+    # ------------------------------------------------------------ presets
+    def refresh_presets(self) -> None:
+        """Read the saved presets' names again."""
+        names = list_presets(self.presets_dir)
+        set_changed(self._preset_choice, options=tuple(names))
+
+    def save_preset(self, name: str) -> Path | None:
+        """Save the current settings as ``name``; a problem is shown next to the name box."""
+        try:
+            path = save_preset(self.config, name.strip(), self.presets_dir)
+        except ConfigError as error:
+            set_changed(self._messages["preset"], value=self._error_html(_message(error)))
+            return None
+        set_changed(self._messages["preset"], value="")
+        self.refresh_presets()
+        set_changed(self._preset_choice, value=name.strip())
+        set_changed(self._preset_status, value=render.mark(True, f"saved as {name.strip()}"))
+        return path
+
+    def load_preset(self, name: str) -> BatchConfig | None:
+        """Fill the form from the preset ``name``; a problem is shown next to the name box."""
+        try:
+            config = load_preset(name, self.presets_dir)
+        except ConfigError as error:
+            set_changed(self._messages["preset"], value=self._error_html(_message(error)))
+            return None
+        set_changed(self._messages["preset"], value="")
+        self.set_config(config)
+        set_changed(self._preset_status, value=render.mark(True, f"loaded {name}"))
+        return config
+
+
+def config_form(
+    *, options: ServerOptions | None = None, presets_dir: Path | None = None
+) -> ConfigForm:
+    """A form for every setting of a batch, checked as it is filled in."""
+    return ConfigForm(options=options, presets_dir=presets_dir)

@@ -1,0 +1,303 @@
+"""A burst of events from the reference server into the tracker, against a bare socket.io client.
+
+    python -m benchmarks.socket_path [--quick] [--json]
+
+The reference server runs in a child process (:class:`~benchmarks.reference.ChildServer`, pace 0).
+A real batch is made first (auto mode off: only its story record, so that no pipeline sends
+events of its own), and its story's room is what both clients join. Then, one client at a time,
+the server's ``emit_burst`` hook sends ``auto-mode-progress`` events into that room as fast as it
+can, each numbered (``seq``) through the server's normal emit path:
+
+* baseline: a bare python-socketio ``AsyncClient`` whose handler only counts the events;
+* batchkit: :class:`~batchkit.events.EventStream` (parsing, ``seq`` checks) handing every event
+  to a :class:`~batchkit.tracker.BatchRun`, as a session's follower does.
+
+The rate is events over the time from asking for the burst to the last event handled; the best
+of the rounds (clients alternate) counts. The client's CPU time per event is shown beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import socketio
+
+from batchkit.client import StoryClient
+from batchkit.config import BatchConfig
+from batchkit.contract import (
+    AutoModeProgress,
+    BatchState,
+    BatchStatusResponse,
+    JoinedStoryRoom,
+    ServerEvent,
+)
+from batchkit.events import EventStream
+from batchkit.files import Document
+from batchkit.tracker import BatchRun, PlannedFile
+from benchmarks.reference import PASSWORD, USER, ChildServer, write_texts
+from benchmarks.report import Row, at_least, main
+
+__all__ = ["BareClient", "Burst", "Story", "TrackedClient", "prepare_story", "run"]
+
+WAIT = 60.0
+"""Deadline of any wait for events (never reached when things work)."""
+_NO_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """A story of the benchmark user's, and what a client needs to follow it."""
+
+    url: str
+    token: str
+    batch_id: str
+    status: BatchStatusResponse
+    story_id: str
+
+
+async def prepare_story(server: ChildServer, folder: Path) -> Story:
+    """Upload one document and make a batch of it (auto mode off); wait for its story id."""
+    [path] = write_texts(folder, 1, 200)
+    async with StoryClient(server.url, username=USER, password=PASSWORD, env={}) as client:
+        token = await client.ensure_token()
+        config = BatchConfig(auto_mode=False)
+        uploaded = await client.upload([Document.from_path(path)])
+        created = await client.create_batch(
+            config.story_inputs(uploaded.files), config.to_auto_mode()
+        )
+        async with asyncio.timeout(WAIT):
+            while True:  # polling a condition, with a deadline
+                status = await client.batch_status(created.batch_id)
+                if status.story_ids:
+                    break
+                await asyncio.sleep(0.05)
+    return Story(server.url, token, created.batch_id, status, status.story_ids[0])
+
+
+@dataclass(slots=True)
+class Burst:
+    """What one client saw of one burst."""
+
+    events: int = 0
+    started: float = 0.0
+    emitted: float = 0.0
+    finished: float = 0.0
+    cpu_started: float = 0.0
+    cpu_finished: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.events / (self.finished - self.started)
+
+    @property
+    def server_rate(self) -> float:
+        """How fast the server sent them (the burst hook returns once all are sent)."""
+        return self.events / (self.emitted - self.started)
+
+    @property
+    def cpu_us_per_event(self) -> float:
+        return (self.cpu_finished - self.cpu_started) / self.events * 1e6
+
+
+class _Counter:
+    """Counts events up to ``expected``; records when and at what CPU time the last came."""
+
+    def __init__(self, expected: int, latencies: list[float] | None) -> None:
+        self.burst = Burst(started=time.perf_counter(), cpu_started=time.process_time())
+        self.expected = expected
+        self.latencies = latencies
+        self.done = asyncio.Event()
+
+    def count(self, emitted_at: datetime) -> None:
+        burst = self.burst
+        burst.events += 1
+        if self.latencies is not None:
+            self.latencies.append((datetime.now(UTC) - emitted_at).total_seconds() * 1000)
+        if burst.events == self.expected:
+            burst.finished, burst.cpu_finished = time.perf_counter(), time.process_time()
+            self.done.set()
+
+
+async def _measure(
+    server: ChildServer, story: Story, counter: _Counter, count: int, rate: float | None
+) -> Burst:
+    async def emit() -> None:
+        await server.emit_burst(story.story_id, count, rate)
+        counter.burst.emitted = time.perf_counter()
+
+    await asyncio.gather(
+        emit(), asyncio.wait_for(counter.done.wait(), WAIT + count / (rate or 1000.0))
+    )
+    return counter.burst
+
+
+class BareClient:
+    """python-socketio alone: the floor any client on this stack stands on."""
+
+    def __init__(self, story: Story) -> None:
+        self._story = story
+        self._sio = socketio.AsyncClient(handle_sigint=False)
+        self._counter: _Counter | None = None
+        self._joined = asyncio.Event()
+        self._sio.on("joined-story-room", lambda _data: self._joined.set())
+        self._sio.on("auto-mode-progress", self._on_progress)
+
+    def _on_progress(self, data: dict[str, Any]) -> None:
+        if self._counter is not None:
+            stamp = data["timestamp"] if self._counter.latencies is not None else None
+            self._counter.count(datetime.fromisoformat(stamp) if stamp else _NO_TIME)
+
+    async def __aenter__(self) -> BareClient:
+        story = self._story
+        await self._sio.connect(
+            f"{story.url}?token={story.token}", auth={"token": story.token}, wait_timeout=10
+        )
+        await self._sio.emit("join-story-room", {"storyId": story.story_id})
+        await asyncio.wait_for(self._joined.wait(), WAIT)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._sio.disconnect()
+
+    async def burst(
+        self,
+        server: ChildServer,
+        count: int,
+        rate: float | None = None,
+        latencies: list[float] | None = None,
+    ) -> Burst:
+        self._counter = _Counter(count, latencies)
+        return await _measure(server, self._story, self._counter, count, rate)
+
+
+class TrackedClient:
+    """batchkit's path: the event stream feeding a run, one event at a time as they arrive."""
+
+    def __init__(self, story: Story, *, read_frame: bool = False) -> None:
+        self._story = story
+        self._read_frame = read_frame
+        self.run = _run_for(story)
+        self._column = list(self.run.files.columns).index("step_progress")
+        self._counter: _Counter | None = None
+        self._joined = asyncio.Event()
+        self.stream = EventStream(story.url, lambda: story.token, on_event=self._on_event)
+
+    def _on_event(self, event: ServerEvent) -> None:
+        self.run.apply_event(event)
+        if isinstance(event, JoinedStoryRoom):
+            self._joined.set()
+        elif isinstance(event, AutoModeProgress) and self._counter is not None:
+            if self._read_frame:  # what a reader of run.files sees, right after the fold
+                self.run.files.iat[0, self._column]
+            self._counter.count(event.timestamp)
+
+    async def __aenter__(self) -> TrackedClient:
+        await self.stream.connect()
+        await self.stream.join_story(self._story.story_id)
+        await asyncio.wait_for(self._joined.wait(), WAIT)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stream.close()
+
+    async def burst(
+        self,
+        server: ChildServer,
+        count: int,
+        rate: float | None = None,
+        latencies: list[float] | None = None,
+    ) -> Burst:
+        self._counter = _Counter(count, latencies)
+        burst = await _measure(server, self._story, self._counter, count, rate)
+        self.check()
+        return burst
+
+    def check(self) -> None:
+        """The run ends where the burst did, and the stream lost nothing."""
+        files = self.run.files
+        row = [files.at[0, "status"], files.at[0, "step"], files.at[0, "step_progress"]]
+        stats = self.stream.stats
+        if row != ["processing", "images", 1.0] or stats.gaps or stats.duplicates:
+            raise AssertionError(f"the run missed events: {row}, {stats}")
+
+
+def _run_for(story: Story) -> BatchRun:
+    """A run whose one file is the story, still processing (the batch itself made no events)."""
+    run = BatchRun([PlannedFile(name="document.txt", size=1)], steps=["story", "images"])
+    run.mark_batch_created(story.batch_id, [0])
+    processing = {"status": BatchState.PROCESSING, "results": None}
+    run.apply_status(story.status.model_copy(update=processing))
+    return run
+
+
+async def _one_burst(
+    server: ChildServer, story: Story, make: Callable[[], BareClient | TrackedClient], *, count: int
+) -> Burst:
+    async with make() as client:
+        return await client.burst(server, count)
+
+
+async def measure(count: int, rounds: int, folder: Path) -> tuple[Burst, Burst]:
+    """Best bare burst and best batchkit burst, alternating, ``rounds`` each."""
+    bare: list[Burst] = []
+    tracked: list[Burst] = []
+    with ChildServer() as server:
+        story = await prepare_story(server, folder)
+        await _one_burst(server, story, lambda: BareClient(story), count=min(count, 500))  # warm up
+        for _ in range(rounds):
+            bare.append(await _one_burst(server, story, lambda: BareClient(story), count=count))
+            tracked.append(
+                await _one_burst(server, story, lambda: TrackedClient(story), count=count)
+            )
+    return max(bare, key=lambda b: b.rate), max(tracked, key=lambda b: b.rate)
+
+
+def run(quick: bool) -> list[Row]:
+    count, rounds = (4_000, 2) if quick else (20_000, 4)
+    with tempfile.TemporaryDirectory(prefix="batchkit-bench-") as folder:
+        bare, tracked = asyncio.run(measure(count, rounds, Path(folder)))
+    ratio = tracked.rate / bare.rate
+    return [
+        Row(
+            f"2 socket path: {count:,} events, server → EventStream → BatchRun",
+            tracked.rate,
+            "events/s",
+            baseline=bare.rate,
+            baseline_label="bare python-socketio client",
+            goal="ratio ≥ 0.9",
+            met=at_least(ratio, 0.9),
+            note=f"best of {rounds} rounds each, alternating; the server sent at "
+            f"{tracked.server_rate:,.0f} and {bare.server_rate:,.0f} events/s in those rounds "
+            "(one SQLite write per event for its seq)",
+            remedy=(
+                "both clients get what the server sends, and the server sent at "
+                f"{tracked.server_rate:,.0f} events/s in batchkit's best round against "
+                f"{bare.server_rate:,.0f} in the bare client's (one SQLite write per event; its "
+                "speed follows the machine's load between rounds). batchkit's client used "
+                f"{tracked.cpu_us_per_event:.0f} µs of CPU per event against "
+                f"{bare.cpu_us_per_event:.0f} µs: with a core of its own it keeps up with this "
+                "server. A quiet machine (or more rounds) measures the ratio reliably; cheaper "
+                "per-event parsing in batchkit.events would raise batchkit's own ceiling."
+            ),
+        ),
+        Row(
+            "2 socket path: client CPU per event, batchkit",
+            tracked.cpu_us_per_event,
+            "µs",
+            baseline=bare.cpu_us_per_event,
+            baseline_label="bare client",
+            note="the whole client process's CPU time during the burst, per event; its "
+            "inverse is the rate a client could reach with a core of its own",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(run, __doc__))

@@ -1,0 +1,1 @@
+"""Browser tests: a real JupyterLab driven through headless Chromium by Playwright."""
