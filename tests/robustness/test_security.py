@@ -150,7 +150,7 @@ async def test_a_whole_run_writes_no_secret_to_logs_or_disk(
     logged = "\n".join(everything_logged_by(record) for record in every_log.records)
     # The capture must have seen the run from all sides, or it proves nothing.
     loggers = {record.name.split(".")[0] for record in every_log.records}
-    assert {"batchkit", "httpx", "engineio", "socketio"} <= loggers, loggers
+    assert {"batchkit", "httpx", "engineio", "socketio", "uvicorn"} <= loggers, loggers
     assert_nothing_leaks(logged, secrets, "the logs")
     assert session.run_dir is not None
     for name in (EVENTS_FILE, CONFIG_FILE, FILES_CSV, FILES_PARQUET):
