@@ -93,7 +93,11 @@ class EventLog:
 
     def append(self, fact: Fact) -> None:
         """Write ``fact`` as one line and flush it to the operating system."""
-        self._file.write(fact.model_dump_json() + "\n")
+        self.append_line(fact.model_dump_json())
+
+    def append_line(self, line: str) -> None:
+        """Write one fact's JSON line (the run serialises each fact once) and flush it."""
+        self._file.write(line + "\n")
         self._file.flush()
 
     def rewrite(self, facts: Iterable[Fact]) -> None:

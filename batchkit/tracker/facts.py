@@ -194,5 +194,5 @@ FACT_ADAPTER: TypeAdapter[Fact] = TypeAdapter(Fact)
 class FactLog(Protocol):
     """Where a run writes each fact as it arrives (``batchkit.runs.EventLog`` is one)."""
 
-    def append(self, fact: Fact) -> None:
-        """Record ``fact``; called once per fact, in the order the run received them."""
+    def append_line(self, line: str) -> None:
+        """Record one fact as its JSON line (no newline); called once per fact, in order."""

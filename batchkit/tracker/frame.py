@@ -284,13 +284,15 @@ def _index_of(fact: Fact, row: int | None) -> int | None:
     return None if isinstance(fact, FilesPlanned) else row
 
 
-def events_frame(records: Sequence[tuple[Fact, str, int | None]]) -> pd.DataFrame:
-    """One row per fact received: when, what, what it did, and which file it was about."""
-    rows: list[tuple[object, ...]] = []
-    for fact, outcome, row in records:
-        name, *rest = _describe(fact)
-        rows.append((fact.received_at, fact.kind, name, outcome, _index_of(fact, row), *rest))
-    return _frame(rows, EVENT_COLUMNS)
+def event_row(fact: Fact, outcome: str, row: int | None) -> tuple[object, ...]:
+    """A fact's row of the events table: when, what, what it did, which file it was about."""
+    name, *rest = _describe(fact)
+    return (fact.received_at, fact.kind, name, outcome, _index_of(fact, row), *rest)
+
+
+def events_frame(rows: Sequence[tuple[object, ...]]) -> pd.DataFrame:
+    """The events table from rows made by :func:`event_row`."""
+    return _frame(list(rows), EVENT_COLUMNS)
 
 
 def batches_frame(batches: Iterable[BatchTrack]) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from batchkit.contract.limits import PipelineStep
 from batchkit.contract.rest import BatchStatusResponse, StoryResponse
 from batchkit.errors import RunError
 from batchkit.tracker.facts import (
+    FACT_ADAPTER,
     BatchCreatedFact,
     BatchFailedFact,
     EventFact,
@@ -42,7 +43,7 @@ from batchkit.tracker.facts import (
     utc,
 )
 from batchkit.tracker.fold import Fold
-from batchkit.tracker.frame import FileFrame, batches_frame, events_frame
+from batchkit.tracker.frame import FileFrame, batches_frame, event_row, events_frame
 from batchkit.tracker.progress import STEP_WEIGHTS, RunSnapshot, take_snapshot
 from batchkit.tracker.state import FileStatus, Outcome
 
@@ -95,7 +96,10 @@ class BatchRun:
         self._weights = {**STEP_WEIGHTS, **(step_weights or {})}
         self._fold = Fold(self._plan)
         self._frame = FileFrame(self._fold.tracks, self._fold.pipeline)
-        self._records: list[tuple[Fact, str, int | None]] = []
+        # Each fact as its JSON line and its row of the events table: strings and numbers only,
+        # so the cyclic garbage collector does not walk a long run's history (with the facts
+        # kept as models, its full collections paused the event loop for ~90 ms).
+        self._records: list[tuple[str, tuple[object, ...]]] = []
         self._log: FactLog | None = log
         self._version = 0
         self._depth = 0
@@ -175,13 +179,14 @@ class BatchRun:
     @property
     def facts(self) -> tuple[Fact, ...]:
         """Every fact received, in order, starting with the plan (idle ticks are not kept)."""
-        return tuple(fact for fact, _, _ in self._records)
+        return tuple(FACT_ADAPTER.validate_json(line) for line, _ in self._records)
 
     @property
     def events(self) -> pd.DataFrame:
         """One row per fact received and what it did (built on demand, cached)."""
         if self._events_cache is None or self._events_cache[0] != len(self._records):
-            self._events_cache = (len(self._records), events_frame(self._records))
+            rows = [row for _, row in self._records]
+            self._events_cache = (len(self._records), events_frame(rows))
         return self._events_cache[1]
 
     @property
@@ -268,11 +273,12 @@ class BatchRun:
                 self._publish()
 
     def _record(self, fact: Fact, outcome: Outcome) -> None:
-        self._records.append((fact, outcome.value, self._fold.row))
+        line = fact.model_dump_json()
+        self._records.append((line, event_row(fact, outcome.value, self._fold.row)))
         if self._log is None:
             return
         try:
-            self._log.append(fact)
+            self._log.append_line(line)
         except Exception:
             self.log_errors += 1
             logger.exception("run %s: could not log a %s fact", self.run_id, fact.kind)
@@ -305,8 +311,8 @@ class BatchRun:
         """Send every later fact to ``log`` (and, with ``write_history``, every earlier one)."""
         self._log = log
         if write_history:
-            for fact, _, _ in self._records:
-                log.append(fact)
+            for line, _ in self._records:
+                log.append_line(line)
 
     # ------------------------------------------------------------ convenience: build a fact
     def apply_event(self, event: ServerEvent, *, received_at: datetime | None = None) -> bool:

@@ -9,6 +9,7 @@ which facts arrive does not change what they fold to.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -52,6 +53,7 @@ ERROR_REJECTED: Final = "rejected"
 ERROR_UPLOAD: Final = "upload"
 ERROR_FILE: Final = "file"
 ERROR_BATCH: Final = "batch"
+HISTORY_KEPT: Final = 512
 ERROR_SILENT: Final = "silent"
 """No word from the server for ``give_up_after`` seconds: failed until news arrives."""
 _HARD_ERROR_ORDER: Final = (ERROR_REJECTED, ERROR_UPLOAD, ERROR_FILE, *STEP_ORDER)
@@ -152,7 +154,10 @@ class FileTrack:
     attempt_ts: datetime | None = None
     high_seq: int | None = None
     high_ts: datetime | None = None
-    history: list[EventFact] = field(default_factory=list)
+    history: deque[EventFact] = field(default_factory=lambda: deque(maxlen=HISTORY_KEPT))
+    """The attempt's latest events, re-applied when a regeneration's start arrives after some
+    of its own events. Bounded: socket.io keeps order on a connection, so such reordering is a
+    few events deep, and an unbounded history made the garbage collector walk every event."""
 
     # ------------------------------------------------------------ updates (each says if it changed)
     def mark_started(self, step: PipelineStep, at: datetime) -> bool:
@@ -240,7 +245,7 @@ class FileTrack:
         self.attempt += 1
         self.attempt_seq = seq
         self.attempt_ts = server_time
-        self.history = []
+        self.history = deque(maxlen=HISTORY_KEPT)
 
     # ------------------------------------------------------------ derived
     def finished_steps(self, needed: frozenset[PipelineStep]) -> bool:

@@ -41,7 +41,7 @@ from batchkit.runs import (
     read_files,
     save_run,
 )
-from batchkit.tracker import BatchRun, Fact, FactLog, PlannedFile, TickFact, file_dtypes
+from batchkit.tracker import BatchRun, FactLog, PlannedFile, TickFact, file_dtypes
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 SECRET = "tok-3f9a-do-not-write"
@@ -168,7 +168,7 @@ def test_a_corrupt_line_inside_the_log_is_an_error_naming_it(tmp_path: Path) -> 
 def test_a_failing_log_is_counted_and_the_fold_goes_on() -> None:
     # A fake sink: a full disk cannot be produced on demand here.
     class FullDisk:
-        def append(self, fact: Fact) -> None:
+        def append_line(self, line: str) -> None:
             raise OSError(28, "No space left on device")
 
     run = start_run(FullDisk())
