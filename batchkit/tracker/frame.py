@@ -256,15 +256,17 @@ class FileFrame:
 def _describe(fact: Fact) -> tuple[object, ...]:
     """``event, batch_id, story_id, step, progress, seq`` of one fact, where it has them."""
     if isinstance(fact, EventFact):
-        event: Any = fact.event
-        progress = getattr(event, "progress", None)
+        # A model's fields live in its __dict__; getattr() on a field an event lacks would go
+        # through pydantic's slow fallback, once per event.
+        fields: dict[str, Any] = fact.event.__dict__
+        progress = fields.get("progress")
         return (
-            str(event.event),
-            getattr(event, "batch_id", None),
-            getattr(event, "story_id", None),
-            getattr(event, "step", None),
+            str(fields["event"]),
+            fields.get("batch_id"),
+            fields.get("story_id"),
+            fields.get("step"),
             None if progress is None else progress / 100.0,
-            event.seq,
+            fields.get("seq"),
         )
     if isinstance(fact, StatusFact):
         status = fact.status

@@ -17,15 +17,16 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from typing import Final
 
 import pandas as pd
+from pydantic import TypeAdapter
 
 from batchkit.contract.events import EventModel, ServerEvent
 from batchkit.contract.limits import PipelineStep
 from batchkit.contract.rest import BatchStatusResponse, StoryResponse
 from batchkit.errors import RunError
 from batchkit.tracker.facts import (
-    FACT_ADAPTER,
     BatchCreatedFact,
     BatchFailedFact,
     EventFact,
@@ -57,6 +58,11 @@ Subscriber = Callable[["BatchRun"], object]
 
 def _stamp(moment: datetime | None) -> datetime:
     return datetime.now(UTC) if moment is None else utc(moment)
+
+
+_CHUNK: Final = 512
+"""Facts kept as models before they are sealed into the history."""
+_FACT_LIST: Final = TypeAdapter(list[Fact])
 
 
 class BatchRun:
@@ -96,10 +102,13 @@ class BatchRun:
         self._weights = {**STEP_WEIGHTS, **(step_weights or {})}
         self._fold = Fold(self._plan)
         self._frame = FileFrame(self._fold.tracks, self._fold.pipeline)
-        # Each fact as its JSON line and its row of the events table: strings and numbers only,
-        # so the cyclic garbage collector does not walk a long run's history (with the facts
-        # kept as models, its full collections paused the event loop for ~90 ms).
-        self._records: list[tuple[str, tuple[object, ...]]] = []
+        # The history: sealed chunks of facts, each one JSON array plus what each fact did
+        # (bytes, strings and numbers only, which the cyclic garbage collector does not walk:
+        # with every fact kept as a model, its full collections paused the event loop for
+        # ~90 ms in a long run), and the latest facts still as models.
+        self._sealed: list[tuple[bytes, tuple[tuple[str, int | None], ...]]] = []
+        self._pending: list[tuple[Fact, str, int | None]] = []
+        self._recorded = 0
         self._log: FactLog | None = log
         self._version = 0
         self._depth = 0
@@ -179,14 +188,22 @@ class BatchRun:
     @property
     def facts(self) -> tuple[Fact, ...]:
         """Every fact received, in order, starting with the plan (idle ticks are not kept)."""
-        return tuple(FACT_ADAPTER.validate_json(line) for line, _ in self._records)
+        self._seal()
+        return tuple(fact for chunk, _ in self._sealed for fact in _FACT_LIST.validate_json(chunk))
 
     @property
     def events(self) -> pd.DataFrame:
         """One row per fact received and what it did (built on demand, cached)."""
-        if self._events_cache is None or self._events_cache[0] != len(self._records):
-            rows = [row for _, row in self._records]
-            self._events_cache = (len(self._records), events_frame(rows))
+        if self._events_cache is None or self._events_cache[0] != self._recorded:
+            self._seal()
+            rows = [
+                event_row(fact, outcome, row)
+                for chunk, what_it_did in self._sealed
+                for fact, (outcome, row) in zip(
+                    _FACT_LIST.validate_json(chunk), what_it_did, strict=True
+                )
+            ]
+            self._events_cache = (self._recorded, events_frame(rows))
         return self._events_cache[1]
 
     @property
@@ -272,13 +289,23 @@ class BatchRun:
             if self._depth == 0:
                 self._publish()
 
+    def _seal(self) -> None:
+        """Turn the pending facts into one sealed chunk of history."""
+        if self._pending:
+            facts = [fact for fact, _, _ in self._pending]
+            what_it_did = tuple((outcome, row) for _, outcome, row in self._pending)
+            self._sealed.append((_FACT_LIST.dump_json(facts), what_it_did))
+            self._pending = []
+
     def _record(self, fact: Fact, outcome: Outcome) -> None:
-        line = fact.model_dump_json()
-        self._records.append((line, event_row(fact, outcome.value, self._fold.row)))
+        self._pending.append((fact, outcome.value, self._fold.row))
+        self._recorded += 1
+        if len(self._pending) >= _CHUNK:
+            self._seal()
         if self._log is None:
             return
         try:
-            self._log.append_line(line)
+            self._log.append_line(fact.model_dump_json())
         except Exception:
             self.log_errors += 1
             logger.exception("run %s: could not log a %s fact", self.run_id, fact.kind)
@@ -311,8 +338,8 @@ class BatchRun:
         """Send every later fact to ``log`` (and, with ``write_history``, every earlier one)."""
         self._log = log
         if write_history:
-            for line, _ in self._records:
-                log.append_line(line)
+            for fact in self.facts:
+                log.append_line(fact.model_dump_json())
 
     # ------------------------------------------------------------ convenience: build a fact
     def apply_event(self, event: ServerEvent, *, received_at: datetime | None = None) -> bool:
