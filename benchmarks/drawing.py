@@ -23,7 +23,7 @@ import itertools
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from statistics import median
 from typing import Any
 
@@ -35,17 +35,15 @@ from batchkit.contract import (
     AutoModeError,
     AutoModeProgress,
     AutoModeStart,
-    BatchState,
-    BatchStatusResponse,
     ServerEvent,
     StoryProcessingComplete,
     StoryProcessingStart,
 )
-from batchkit.tracker import BatchRun, PlannedFile
+from batchkit.tracker import BatchRun
 from batchkit.widgets import ProgressView, progress_view, render
 from benchmarks.report import Row, at_most, main
+from benchmarks.started_run import T0, started_run
 
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 STEPS = ("story", "images", "audio", "merge")
 
 
@@ -61,25 +59,7 @@ class CountingComm(BaseComm):
 
 
 def make_run(files: int) -> BatchRun:
-    run = BatchRun(
-        [PlannedFile(name=f"document {i}.txt", size=1000) for i in range(files)],
-        steps=STEPS,
-        created_at=T0,
-    )
-    for i in range(files):
-        run.mark_uploaded(i, f"http://srv/u/{i}.txt", received_at=T0)
-    run.mark_batch_created("b", range(files), received_at=T0)
-    status = BatchStatusResponse(
-        batch_id="b",
-        status=BatchState.PROCESSING,
-        total_stories=files,
-        completed_stories=0,
-        failed_stories=0,
-        progress=0.0,
-        story_ids=[f"s{i}" for i in range(files)],
-    )
-    run.apply_status(status, received_at=T0)
-    return run
+    return started_run(files, STEPS, name="document {}.txt", uploaded=True)
 
 
 def story(story_id: str, per_step: int, *, failing: bool) -> Iterator[ServerEvent]:

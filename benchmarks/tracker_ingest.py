@@ -22,13 +22,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from batchkit.contract import AutoModeProgress, BatchState, BatchStatusResponse
-from batchkit.tracker import BatchRun, EventFact, PlannedFile
+from batchkit.contract import AutoModeProgress
+from batchkit.tracker import BatchRun, EventFact
 from benchmarks.report import Row, at_least, main
-
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+from benchmarks.started_run import T0, started_run
 
 
 def make_events(count: int, files: int) -> list[EventFact]:
@@ -48,23 +47,7 @@ def make_events(count: int, files: int) -> list[EventFact]:
 
 
 def make_run(files: int) -> BatchRun:
-    run = BatchRun(
-        [PlannedFile(name=f"f{i}.txt", size=1000) for i in range(files)],
-        steps=["story", "images", "audio"],
-        created_at=T0,
-    )
-    run.mark_batch_created("b", range(files), received_at=T0)
-    status = BatchStatusResponse(
-        batch_id="b",
-        status=BatchState.PROCESSING,
-        total_stories=files,
-        completed_stories=0,
-        failed_stories=0,
-        progress=0.0,
-        story_ids=[f"s{i}" for i in range(files)],
-    )
-    run.apply_status(status, received_at=T0)
-    return run
+    return started_run(files, ["story", "images", "audio"])
 
 
 def one_burst(run: BatchRun, facts: Sequence[EventFact]) -> None:
