@@ -128,11 +128,16 @@ class SocketGateway:
         return user_id
 
     async def _enter(self, sid: str, room: str) -> bool:
-        """Put ``sid`` in ``room``; False when it disconnected while its request was checked."""
-        try:
-            await self._sio.enter_room(sid, room)
-        except ValueError:  # python-socketio: "sid is not connected to requested namespace"
+        """Put ``sid`` in ``room``; False when it disconnected while its request was checked.
+
+        The ownership check awaits the database, and the socket may be dropped meanwhile (by the
+        server, or by its own client). python-socketio then fails on the forgotten sid (a
+        ``ValueError`` when nobody is connected, a ``KeyError`` when others are) after creating
+        the room, so ask first: nothing awaits between the question and entering.
+        """
+        if not self._sio.manager.is_connected(sid, "/"):
             return False
+        await self._sio.enter_room(sid, room)
         return True
 
     async def _join_batch(self, sid: str, data: Any) -> None:

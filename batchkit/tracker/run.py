@@ -17,10 +17,8 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import Final
 
 import pandas as pd
-from pydantic import TypeAdapter
 
 from batchkit.contract.events import EventModel, ServerEvent
 from batchkit.contract.limits import PipelineStep
@@ -45,6 +43,7 @@ from batchkit.tracker.facts import (
 )
 from batchkit.tracker.fold import Fold
 from batchkit.tracker.frame import FileFrame, batches_frame, event_row, events_frame
+from batchkit.tracker.history import FactHistory
 from batchkit.tracker.progress import STEP_WEIGHTS, RunSnapshot, take_snapshot
 from batchkit.tracker.state import FileStatus, Outcome
 
@@ -58,11 +57,6 @@ Subscriber = Callable[["BatchRun"], object]
 
 def _stamp(moment: datetime | None) -> datetime:
     return datetime.now(UTC) if moment is None else utc(moment)
-
-
-_CHUNK: Final = 512
-"""Facts kept as models before they are sealed into the history."""
-_FACT_LIST: Final = TypeAdapter(list[Fact])
 
 
 class BatchRun:
@@ -102,13 +96,7 @@ class BatchRun:
         self._weights = {**STEP_WEIGHTS, **(step_weights or {})}
         self._fold = Fold(self._plan)
         self._frame = FileFrame(self._fold.tracks, self._fold.pipeline)
-        # The history: sealed chunks of facts, each one JSON array plus what each fact did
-        # (bytes, strings and numbers only, which the cyclic garbage collector does not walk:
-        # with every fact kept as a model, its full collections paused the event loop for
-        # ~90 ms in a long run), and the latest facts still as models.
-        self._sealed: list[tuple[bytes, tuple[tuple[str, int | None], ...]]] = []
-        self._pending: list[tuple[Fact, str, int | None]] = []
-        self._recorded = 0
+        self._history = FactHistory()
         self._log: FactLog | None = log
         self._version = 0
         self._depth = 0
@@ -188,22 +176,15 @@ class BatchRun:
     @property
     def facts(self) -> tuple[Fact, ...]:
         """Every fact received, in order, starting with the plan (idle ticks are not kept)."""
-        self._seal()
-        return tuple(fact for chunk, _ in self._sealed for fact in _FACT_LIST.validate_json(chunk))
+        return tuple(fact for fact, _, _ in self._history)
 
     @property
     def events(self) -> pd.DataFrame:
         """One row per fact received and what it did (built on demand, cached)."""
-        if self._events_cache is None or self._events_cache[0] != self._recorded:
-            self._seal()
-            rows = [
-                event_row(fact, outcome, row)
-                for chunk, what_it_did in self._sealed
-                for fact, (outcome, row) in zip(
-                    _FACT_LIST.validate_json(chunk), what_it_did, strict=True
-                )
-            ]
-            self._events_cache = (self._recorded, events_frame(rows))
+        recorded = len(self._history)
+        if self._events_cache is None or self._events_cache[0] != recorded:
+            rows = [event_row(fact, outcome, row) for fact, outcome, row in self._history]
+            self._events_cache = (recorded, events_frame(rows))
         return self._events_cache[1]
 
     @property
@@ -289,23 +270,13 @@ class BatchRun:
             if self._depth == 0:
                 self._publish()
 
-    def _seal(self) -> None:
-        """Turn the pending facts into one sealed chunk of history."""
-        if self._pending:
-            facts = [fact for fact, _, _ in self._pending]
-            what_it_did = tuple((outcome, row) for _, outcome, row in self._pending)
-            self._sealed.append((_FACT_LIST.dump_json(facts), what_it_did))
-            self._pending = []
-
     def _record(self, fact: Fact, outcome: Outcome) -> None:
-        self._pending.append((fact, outcome.value, self._fold.row))
-        self._recorded += 1
-        if len(self._pending) >= _CHUNK:
-            self._seal()
-        if self._log is None:
+        line = None if self._log is None else fact.model_dump_json()
+        self._history.append(fact, outcome.value, self._fold.row, line)
+        if self._log is None or line is None:
             return
         try:
-            self._log.append_line(fact.model_dump_json())
+            self._log.append_line(line)
         except Exception:
             self.log_errors += 1
             logger.exception("run %s: could not log a %s fact", self.run_id, fact.kind)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import queue
+import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -17,8 +21,10 @@ from batchkit.contract import (
     SocketError,
 )
 from batchkit.server import EmbeddedServer
+from batchkit.server.sockets import SocketGateway
+from batchkit.server.story_store import StoryStore
 
-from .conftest import Api, EventStream, run_watched_batch
+from .conftest import USERS, Api, EventStream, login, run_watched_batch
 
 UNKNOWN_ID = "0123456789abcdef01234567"
 
@@ -137,3 +143,58 @@ async def test_drop_connections_disconnects_every_client_from_the_server(
     again = stream_factory(server.url, alice.token)
     await again.connect()
     assert again.client.connected
+
+
+async def test_a_join_whose_socket_is_dropped_while_it_is_checked_ends_quietly(
+    server_factory: Callable[..., EmbeddedServer],
+    stream_factory: Callable[[str, str], EventStream],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The race the chaos test met: a socket dropped while the server awaited the database for
+    its join, and another client connected meanwhile (python-socketio raised ``KeyError``).
+
+    The store's lookup is held open (a patch: the race needs a lookup that lasts) and entering
+    the room is watched; everything else is the real server and real clients.
+    """
+    embedded = server_factory()
+    api = await login(embedded.url, "alice", USERS["alice"])
+    urls = await api.upload_texts(1)
+    batch_id = (await api.create_batch(urls, {"enabled": False}))["data"]["batchId"]
+    [story_id] = (await api.wait_for_status(batch_id))["storyIds"]
+    await api.http.aclose()
+    looking, go_on = threading.Event(), threading.Event()
+    entered: queue.Queue[bool | BaseException] = queue.Queue()
+    real_get, real_enter = StoryStore.get, SocketGateway._enter
+
+    async def held_get(self: StoryStore, *args: Any, **keys: Any) -> Any:
+        looking.set()
+        await asyncio.to_thread(go_on.wait, 10)
+        return await real_get(self, *args, **keys)
+
+    async def watched_enter(self: SocketGateway, sid: str, room: str) -> bool:
+        try:
+            result = await real_enter(self, sid, room)
+        except BaseException as exc:
+            entered.put(exc)
+            raise
+        entered.put(result)
+        return result
+
+    monkeypatch.setattr(StoryStore, "get", held_get)
+    monkeypatch.setattr(SocketGateway, "_enter", watched_enter)
+    dropped = stream_factory(embedded.url, api.token)
+    await dropped.connect()
+    await dropped.send("join-story-room", {"storyId": story_id})
+    assert await asyncio.to_thread(looking.wait, 10)
+    assert embedded.drop_connections() == 1
+    await dropped.wait_until(lambda: dropped.disconnects == 1)
+    newcomer = stream_factory(embedded.url, api.token)
+    await newcomer.connect()
+
+    go_on.set()
+    assert await asyncio.to_thread(entered.get, True, 10) is False
+    # The server carries on: the newcomer joins the same room and hears from it.
+    joined = await newcomer.join_story(story_id)
+    assert joined.story.id == story_id
+    assert entered.get_nowait() is True
+    assert dropped.of(JoinedStoryRoom) == []

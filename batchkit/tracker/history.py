@@ -1,0 +1,133 @@
+"""A run's history of facts, kept in a form the garbage collector does not have to walk.
+
+A run keeps every fact it received, so that :attr:`BatchRun.facts` and :attr:`BatchRun.events`
+can be read and the run saved at any time. Kept as pydantic models, a long run's facts are
+hundreds of thousands of container objects (each model has a ``__dict__`` and a fields set), and
+CPython's full collections walk every one of them: they paused the event loop for up to 90 ms.
+
+So each fact is kept as plain values. A fact whose fields are all single values (upload
+progress, a tick, and the socket events that make up nearly all of a run: step progress and the
+like) becomes a tuple of those values; CPython stops tracking a tuple of strings, numbers and
+datetimes at its first collection, so it costs the collector nothing afterwards. Any other fact
+(a REST snapshot, the plan) becomes its JSON line, reusing the line written to the run's log
+when there is one. Both turn back into equal models when the history is read.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from operator import attrgetter
+from typing import Any, Literal, Union, cast, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from batchkit.contract.events import EventModel, ServerEvent
+from batchkit.tracker.facts import FACT_ADAPTER, EventFact, Fact
+
+__all__ = ["FactHistory"]
+
+_SINGLE_VALUES = (str, int, float, bool, datetime, type(None), Enum)
+_UNIONS = (Union, types.UnionType)
+
+Entry = tuple[str, str, int | None] | tuple[int, datetime, tuple[Any, ...], str, int | None]
+"""One fact as kept, what it did and its row: ``(line, outcome, row)`` with its JSON line, or
+``(shape, received_at, values, outcome, row)``; flat, so that collections untrack it soon."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """How to take a model of one class apart into a tuple of values, and put it back."""
+
+    model: type[BaseModel]
+    names: tuple[str, ...]
+    read: Callable[[Any], tuple[Any, ...]]
+    is_event: bool
+
+    def rebuild(self, received_at: datetime, values: tuple[Any, ...]) -> Fact:
+        # The values came from a validated model of this very class: no need to check them.
+        fields = dict(zip(self.names, values, strict=True))
+        if self.is_event:
+            event = cast("ServerEvent", self.model.model_construct(**fields))
+            return EventFact.model_construct(received_at=received_at, event=event)
+        return cast("Fact", self.model.model_construct(received_at=received_at, **fields))
+
+
+def _holds_one_value(annotation: Any) -> bool:
+    options = get_args(annotation) if get_origin(annotation) in _UNIONS else (annotation,)
+    return all(isinstance(o, type) and issubclass(o, _SINGLE_VALUES) for o in options)
+
+
+def _value_fields(model: type[BaseModel], skip: frozenset[str]) -> tuple[str, ...] | None:
+    """The fields worth keeping, when every one holds a single value; None otherwise.
+
+    A ``Literal`` field with a default (``kind``, ``event``) says which class the model is:
+    the shape knows that already, so it is left out.
+    """
+    names = []
+    for name, field in model.model_fields.items():
+        constant = get_origin(field.annotation) is Literal
+        if name in skip or (constant and field.default is not PydanticUndefined):
+            continue
+        if not (constant or _holds_one_value(field.annotation)):
+            return None
+        names.append(name)
+    return tuple(names)
+
+
+def _reader(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    if len(names) == 1:
+        (name,) = names
+        return lambda model: (getattr(model, name),)
+    if not names:
+        return lambda model: ()
+    return attrgetter(*names)
+
+
+class FactHistory:
+    """Every fact of a run in order, each with what it did (an outcome) and the row it touched."""
+
+    def __init__(self) -> None:
+        self._entries: list[Entry] = []
+        self._shapes: list[_Shape] = []
+        self._shape_of: dict[type[BaseModel], int | None] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def append(self, fact: Fact, outcome: str, row: int | None, line: str | None = None) -> None:
+        """Keep ``fact``; ``line`` is its JSON line, if the caller has made it already."""
+        subject: BaseModel = fact.event if type(fact) is EventFact else fact
+        shape = self._shape_of.get(type(subject), -1)
+        if shape == -1:
+            shape = self._learn(type(subject))
+        if shape is None:
+            self._entries.append((line or fact.model_dump_json(), outcome, row))
+        else:
+            values = self._shapes[shape].read(subject)
+            self._entries.append((shape, fact.received_at, values, outcome, row))
+
+    def __iter__(self) -> Iterator[tuple[Fact, str, int | None]]:
+        """Each fact, rebuilt, with its outcome and row."""
+        shapes = self._shapes
+        for entry in self._entries:
+            if len(entry) == 3:
+                line, outcome, row = entry
+                yield FACT_ADAPTER.validate_json(line), outcome, row
+            else:
+                shape, received_at, values, outcome, row = entry
+                yield shapes[shape].rebuild(received_at, values), outcome, row
+
+    def _learn(self, model: type[BaseModel]) -> int | None:
+        is_event = issubclass(model, EventModel)
+        names = _value_fields(model, frozenset() if is_event else frozenset({"received_at"}))
+        index = None
+        if names is not None:
+            index = len(self._shapes)
+            self._shapes.append(_Shape(model, names, _reader(names), is_event))
+        self._shape_of[model] = index
+        return index
