@@ -126,9 +126,9 @@ def results_markdown(
         "# Benchmark results",
         "",
         f"Written by `{command}` on {started:%Y-%m-%d %H:%M} UTC "
-        f"(load average {loads[0]} at the start, {loads[1]} at the end: other engineers' test "
-        "runs shared the machine's cores, so absolute figures are lower bounds; each ratio's "
-        "two sides ran in the same process, close in time).",
+        f"(load average {loads[0]} at the start, {loads[1]} at the end, the benchmarks' own "
+        "servers and clients included: absolute figures depend on what else shares the cores; "
+        "each ratio's two sides ran in the same process, close in time).",
         "",
         *(f"- **{key}**: {value}" for key, value in machine().items()),
         "",
