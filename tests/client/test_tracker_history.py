@@ -42,8 +42,9 @@ from batchkit.tracker.history import FactHistory
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
 
-def one_of_each() -> list[Fact]:
-    status = BatchStatusResponse(
+def processing() -> BatchStatusResponse:
+    """Batch ``b`` of one story, ``s0``, under way."""
+    return BatchStatusResponse(
         batch_id="b",
         status=BatchState.PROCESSING,
         total_stories=1,
@@ -52,6 +53,9 @@ def one_of_each() -> list[Fact]:
         progress=0.0,
         story_ids=["s0"],
     )
+
+
+def one_of_each() -> list[Fact]:
     story = StoryResponse(
         _id="s0",
         title="A story",
@@ -76,7 +80,7 @@ def one_of_each() -> list[Fact]:
         UploadFailedFact(received_at=T0, index=0, error="la fin\u200f\n"),
         BatchCreatedFact(received_at=T0, batch_id="b", indices=(0,), job_id="7"),
         BatchFailedFact(received_at=T0, indices=(0,), error="503"),
-        StatusFact(received_at=T0, status=status),
+        StatusFact(received_at=T0, status=processing()),
         StoryFact(received_at=T0, story=story),
         EventFact(received_at=T0, event=StoryProcessingStart(seq=1, **event)),
         EventFact(
@@ -140,18 +144,7 @@ def test_a_run_replays_from_its_kept_history_to_the_same_table() -> None:
     run = BatchRun([PlannedFile(name="a.txt", size=3)], steps=["story"], created_at=T0)
     run.mark_uploaded(0, "/uploads/original/a.txt", received_at=T0)
     run.mark_batch_created("b", [0], received_at=T0)
-    run.apply_status(
-        BatchStatusResponse(
-            batch_id="b",
-            status=BatchState.PROCESSING,
-            total_stories=1,
-            completed_stories=0,
-            failed_stories=0,
-            progress=0.0,
-            story_ids=["s0"],
-        ),
-        received_at=T0,
-    )
+    run.apply_status(processing(), received_at=T0)
     for fact in progress_facts(30, stories=1):
         run.apply(fact)
     again = BatchRun.replay(run.facts)
