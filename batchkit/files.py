@@ -30,6 +30,8 @@ __all__ = [
     "Document",
     "DocumentKind",
     "Screening",
+    "admission_problem",
+    "base_name",
     "check_documents",
     "check_paths",
     "describe_size",
@@ -93,9 +95,8 @@ class Document:
     @classmethod
     def from_bytes(cls, name: str, data: bytes | bytearray | memoryview) -> Document:
         """A file a browser uploaded; any folder part of ``name`` is dropped."""
-        base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
         content = bytes(data)
-        return cls(name=base, size=len(content), data=content)
+        return cls(name=base_name(name), size=len(content), data=content)
 
     @property
     def extension(self) -> str:
@@ -225,21 +226,35 @@ def _refreshed(document: Document) -> Document:
     return document if size == document.size else dataclasses.replace(document, size=size)
 
 
-def _check_one(document: Document, *, max_bytes: int, seen: set[str]) -> None:
-    name = document.name
+def base_name(name: str) -> str:
+    """A file name without any folder part, as a browser may send it (``C:\\in\\a.txt``)."""
+    return name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+
+
+def admission_problem(name: str, size: int, *, max_bytes: int = MAX_FILE_BYTES) -> str | None:
+    """What is wrong with a file judged by its name and size alone, in a user's words; None
+    when nothing is. Its content is judged by :func:`check_documents`, which asks this first."""
     if problem := _name_problem(name):
+        return problem
+    extension = os.path.splitext(name)[1].lower()
+    if extension not in ALLOWED_EXTENSIONS:
+        return _extension_problem(extension)
+    if size == 0:
+        return "is empty (0 bytes)"
+    if size > max_bytes:
+        return _size_problem(size, max_bytes)
+    return None
+
+
+def _check_one(document: Document, *, max_bytes: int, seen: set[str]) -> None:
+    name, kind = document.name, document.kind
+    problem = admission_problem(name, document.size, max_bytes=max_bytes)
+    if problem is None and name in seen:
+        problem = "has the same name as another file in this list"
+    if problem is None and kind is not None:  # a refused extension is an admission problem
+        problem = _content_problem(document, kind)
+    if problem is not None:
         raise FileRejected(name or "(no name)", problem)
-    kind = document.kind
-    if kind is None:
-        raise FileRejected(name, _extension_problem(document.extension))
-    if document.size == 0:
-        raise FileRejected(name, "is empty (0 bytes)")
-    if document.size > max_bytes:
-        raise FileRejected(name, _size_problem(document.size, max_bytes))
-    if name in seen:
-        raise FileRejected(name, "has the same name as another file in this list")
-    if problem := _content_problem(document, kind):
-        raise FileRejected(name, problem)
 
 
 def _name_problem(name: str) -> str | None:

@@ -15,7 +15,7 @@ shows, and carries CSS classes (``bk-...``) that browser tests select on.
 
 from batchkit.widgets.chunked_upload import CHUNK_BYTES, ChunkedUpload
 from batchkit.widgets.config_form import ConfigForm, config_form
-from batchkit.widgets.notify import Busy, Level, Notice, Notifier, confirm
+from batchkit.widgets.notify import Busy, Level, Notice, Notifier, ask, close_tree, confirm
 from batchkit.widgets.progress_view import ProgressView, progress_view
 from batchkit.widgets.throttle import Flusher, set_changed
 from batchkit.widgets.upload_rows import EntryState, FileEntry, Source
@@ -35,6 +35,8 @@ __all__ = [
     "ProgressView",
     "Source",
     "UploadZone",
+    "ask",
+    "close_tree",
     "config_form",
     "confirm",
     "progress_view",

@@ -141,11 +141,8 @@ class ChunkedUpload(anywidget.AnyWidget):
         self._listener = listener
         self.add_class("bk-chunked-upload")
         self.on_msg(self._on_browser_message)
-        self.messages_received = 0
-        """Custom messages received from the browser."""
 
     def _on_browser_message(self, _widget: object, content: Any, buffers: list[Any]) -> None:
-        self.messages_received += 1
         try:
             message = _BROWSER_MESSAGE.validate_python(content)
         except ValidationError as error:

@@ -22,6 +22,7 @@ from batchkit.config import BatchConfig, ServerOptions, list_presets, load_prese
 from batchkit.errors import ConfigError
 from batchkit.widgets import render
 from batchkit.widgets.config_fields import FIELD_SPECS, FieldSpec, field_control, per_file_rows
+from batchkit.widgets.notify import close_tree
 from batchkit.widgets.throttle import set_changed
 
 __all__ = ["ConfigForm", "config_form"]
@@ -165,12 +166,9 @@ class ConfigForm:
         self._names = list(dict.fromkeys(names))
         rows, controls = per_file_rows(self._names, self._titles, self._prompts, self.options)
         for key in [k for k in self.controls if k.startswith(("titles[", "prompts["))]:
-            self.controls.pop(key).close()
-            self._messages.pop(key).close()
+            del self.controls[key], self._messages[key]  # closed with their rows, below
         for old in self._per_file.children:
-            for child in old.children if hasattr(old, "children") else ():
-                child.close()
-            old.close()
+            close_tree(old)
         for key, (control, message) in controls.items():
             control.observe(self._on_control, names="value")
             self.controls[key] = control
@@ -200,6 +198,9 @@ class ConfigForm:
         if self._quiet:
             return
         self._validate()
+        self._tell_callbacks()
+
+    def _tell_callbacks(self) -> None:
         for callback in tuple(self._callbacks):
             try:
                 callback(self)
@@ -282,8 +283,7 @@ class ConfigForm:
         finally:
             self._quiet = False
         self.set_file_names(self._names)
-        for callback in tuple(self._callbacks):
-            callback(self)
+        self._tell_callbacks()
 
     def on_change(self, callback: ChangeCallback) -> Callable[[], None]:
         """Call ``callback(form)`` after every change of a setting."""

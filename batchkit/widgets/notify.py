@@ -23,7 +23,7 @@ import ipywidgets as widgets
 from batchkit.widgets.render import escape
 from batchkit.widgets.throttle import set_changed
 
-__all__ = ["Busy", "Level", "Notice", "Notifier", "confirm"]
+__all__ = ["Busy", "Level", "Notice", "Notifier", "ask", "close_tree", "confirm"]
 
 logger = logging.getLogger("batchkit.widgets")
 
@@ -134,13 +134,26 @@ class Notifier:
             self.dismiss()
 
 
+def close_tree(widget: Any) -> None:
+    """Close ``widget`` and its children, so their state leaves the kernel and the page."""
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    widget.close()
+
+
+def ask(slot: widgets.Box, dialog: widgets.Widget) -> None:
+    """Show a confirmation ``dialog`` in ``slot``, closing any question left there."""
+    for old in slot.children:
+        close_tree(old)
+    slot.children = (dialog,)
+
+
 def confirm(
     question: str,
     on_yes: Callable[[], object],
     *,
     yes: str = "Yes",
     no: str = "Cancel",
-    on_no: Callable[[], object] | None = None,
 ) -> widgets.Widget:
     """An inline dialog asking ``question``; Yes calls ``on_yes``, either button closes it.
 
@@ -159,14 +172,16 @@ def confirm(
     )
     box.add_class("bk-confirm")
 
-    def answer(chosen: Callable[[], object] | None) -> None:
+    def close_dialog() -> None:
         box.layout.display = "none"
         yes_button.disabled = no_button.disabled = True
-        if chosen is not None:
-            chosen()
 
-    yes_button.on_click(lambda _: answer(on_yes))
-    no_button.on_click(lambda _: answer(on_no))
+    def agreed() -> None:
+        close_dialog()
+        on_yes()
+
+    yes_button.on_click(lambda _: agreed())
+    no_button.on_click(lambda _: close_dialog())
     return box
 
 

@@ -77,8 +77,8 @@ class Incoming:
 class ChunkReceiver:
     """Receives uploads into one temporary folder, deleted on :meth:`close`."""
 
-    def __init__(self, *, prefix: str = "batchkit-upload-") -> None:
-        self.directory = Path(tempfile.mkdtemp(prefix=prefix))
+    def __init__(self) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="batchkit-upload-"))
         self._serial = 0
         self._cleanup = weakref.finalize(
             self, shutil.rmtree, str(self.directory), ignore_errors=True

@@ -19,6 +19,7 @@ import ipywidgets as widgets
 from batchkit.files import Document
 from batchkit.tracker import BatchRun, UploadStatus
 from batchkit.widgets import render
+from batchkit.widgets.notify import close_tree
 from batchkit.widgets.throttle import set_changed
 
 __all__ = ["EntryState", "FileEntry", "FileRowView", "ServerLeg", "Source", "server_legs"]
@@ -196,7 +197,4 @@ class FileRowView:
         set_changed(self.box, _dom_classes=(*classes, wanted))
 
     def close(self) -> None:
-        self.box.close()
-        for child in (self.info, self.kernel_bar, self.server_bar, self.legs, self.remove):
-            child.close()
-        self.error.close()
+        close_tree(self.box)

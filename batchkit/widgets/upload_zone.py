@@ -23,12 +23,12 @@ from ipyfilechooser import FileChooser
 
 from batchkit.contract.limits import ALLOWED_EXTENSIONS, MAX_FILE_BYTES, MAX_FILES
 from batchkit.errors import FileRejected
-from batchkit.files import Document, check_documents, describe_size
+from batchkit.files import Document, admission_problem, base_name, check_documents
 from batchkit.tracker import BatchRun
 from batchkit.widgets import render
 from batchkit.widgets.chunked_upload import ChunkedUpload
 from batchkit.widgets.file_list import FileListView
-from batchkit.widgets.notify import confirm
+from batchkit.widgets.notify import ask, confirm
 from batchkit.widgets.receiver import ChunkReceiver, Incoming
 from batchkit.widgets.throttle import Flusher, set_changed
 from batchkit.widgets.upload_rows import EntryState, FileEntry, FileRowView, Source, server_legs
@@ -37,21 +37,6 @@ __all__ = ["UploadZone", "upload_zone"]
 
 logger = logging.getLogger("batchkit.widgets")
 ChangeCallback = Callable[["UploadZone"], object]
-
-
-def _base_name(name: str) -> str:
-    """A browser's file name without any folder part (as :meth:`Document.from_bytes` does)."""
-    return name.replace("\\", "/").rsplit("/", 1)[-1].strip()
-
-
-def _size_problem(size: int, max_bytes: int) -> str:
-    """Too large, in the words :func:`batchkit.files.check_documents` (and the browser) use."""
-    mib = 1024 * 1024
-    if (max_bytes + 1) % mib == 0:
-        limit = f"smaller than {(max_bytes + 1) // mib} MiB"
-    else:
-        limit = f"at most {describe_size(max_bytes)} ({max_bytes:,} bytes)"
-    return f"is too large ({describe_size(size)}, {size:,} bytes): files must be {limit}"
 
 
 def _disk_chooser(start_dir: str | None) -> FileChooser:
@@ -209,16 +194,8 @@ class UploadZone:
 
     def _admission_problem(self, name: str, size: int) -> str | None:
         """The checks that need no content, in the browser's order and words."""
-        extension = os.path.splitext(name)[1].lower()
-        allowed = "only .txt, .doc and .docx files can be used"
-        if extension not in ALLOWED_EXTENSIONS:
-            return (
-                f"is a {extension} file; {allowed}" if extension else f"has no extension; {allowed}"
-            )
-        if size == 0:
-            return "is empty (0 bytes)"
-        if size > self.max_bytes:
-            return _size_problem(size, self.max_bytes)
+        if problem := admission_problem(name, size, max_bytes=self.max_bytes):
+            return problem
         live = [e for e in self._entries.values() if e.live]
         if any(e.name == name for e in live):
             return "has the same name as another file in this list"
@@ -244,7 +221,7 @@ class UploadZone:
 
     # ------------------------------------------------------------ the browser's messages
     def upload_started(self, upload_id: str, name: str, size: int) -> None:
-        name = _base_name(name)
+        name = base_name(name)
         if upload_id in self._incoming:
             raise FileRejected(name, "this upload was already started")
         problem = self._admission_problem(name, size)
@@ -293,7 +270,7 @@ class UploadZone:
         return problem
 
     def refused_in_browser(self, name: str, size: int, reason: str) -> None:
-        self._add(_base_name(name), size, Source.BROWSER, EntryState.REJECTED, reason)
+        self._add(base_name(name), size, Source.BROWSER, EntryState.REJECTED, reason)
         self._changed()
 
     def upload_cancelled(self, upload_id: str, reason: str) -> None:
@@ -342,9 +319,7 @@ class UploadZone:
         if not self._entries:
             return
         question = f"Remove all {len(self._entries)} files from the list?"
-        for earlier in self._confirm_slot.children:
-            earlier.close()
-        self._confirm_slot.children = (confirm(question, self.clear, yes="Remove all"),)
+        ask(self._confirm_slot, confirm(question, self.clear, yes="Remove all"))
 
     # ------------------------------------------------------------ following a run
     def follow(self, run: BatchRun) -> None:

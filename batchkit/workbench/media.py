@@ -16,9 +16,10 @@ from typing import Any, Final
 import ipywidgets as widgets
 
 from batchkit.contract.rest import StoryResponse
+from batchkit.widgets import close_tree
 from batchkit.workbench.tasks import TaskKeeper
 
-__all__ = ["MediaPanel", "close_tree", "media_format"]
+__all__ = ["MediaPanel", "media_format"]
 
 StoryFetcher = Callable[[str], Awaitable[StoryResponse]]
 BytesFetcher = Callable[[str], Awaitable[bytes]]
@@ -193,10 +194,3 @@ class MediaPanel:
         self.body.children = tuple(parts)
         for widget in old:
             close_tree(widget)
-
-
-def close_tree(widget: Any) -> None:
-    """Close ``widget`` and its children, so their bytes leave the kernel and the page."""
-    for child in getattr(widget, "children", ()):
-        close_tree(child)
-    widget.close()

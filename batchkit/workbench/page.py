@@ -113,9 +113,3 @@ class WorkbenchPage:
         )  # fmt: skip
         self.widget.add_class("bk-workbench")
         self.settings = settings
-
-    def ask(self, slot: Any, dialog: Any) -> None:
-        """Show a confirmation ``dialog`` in ``slot``, replacing any question left there."""
-        for old in slot.children:
-            old.close()
-        slot.children = (dialog,)

@@ -29,12 +29,14 @@ from batchkit.widgets import (
     ConfigForm,
     Notifier,
     UploadZone,
+    ask,
+    close_tree,
     config_form,
     confirm,
     upload_zone,
 )
 from batchkit.workbench.display import RunDisplay
-from batchkit.workbench.media import MediaPanel, close_tree
+from batchkit.workbench.media import MediaPanel
 from batchkit.workbench.offers import retryable
 from batchkit.workbench.page import WorkbenchPage
 from batchkit.workbench.settings import embedded_pace
@@ -371,10 +373,10 @@ class Workbench:
                 failure="could not regenerate the story",
             )
 
-        self.page.ask(self.page.regenerate_confirm, confirm(question, regenerate, yes="Regenerate"))
+        ask(self.page.regenerate_confirm, confirm(question, regenerate, yes="Regenerate"))
 
     def _ask(self, question: str, on_yes: Callable[[], object], *, yes: str) -> None:
-        self.page.ask(self.page.confirm_slot, confirm(question, on_yes, yes=yes))
+        ask(self.page.confirm_slot, confirm(question, on_yes, yes=yes))
 
     # ------------------------------------------------------------ painting
     def _refresh_actions(self) -> None:
