@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +40,7 @@ from batchkit.contract.events import (
     parse_event,
     story_room,
 )
+from batchkit.contract.log_redaction import redact_tokens_in_logs
 from batchkit.errors import AuthError, BatchkitError, StreamError
 
 __all__ = ["EventStream", "StreamStats"]
@@ -51,33 +51,8 @@ EventHandler = Callable[[ServerEvent], None]
 Hook = Callable[[], Awaitable[None]]
 
 
-class _TokenRedactor(logging.Filter):
-    """Masks access tokens in what python-engineio and python-socketio log.
-
-    At INFO they write the connection URL, whose query carries the token, and the handshake
-    packet, whose ``auth`` carries it again: a user who turns their logging up must not find
-    the token in a log file.
-    """
-
-    _SECRETS = (
-        re.compile(r"(?<=[?&]token=)[^&\s'\"]+"),
-        re.compile(r"(?<=\"token\":\")[^\"]+"),
-        re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]+"),  # any JWT, wherever it shows
-    )
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = message
-        for pattern in self._SECRETS:
-            redacted = pattern.sub("***", redacted)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
-
-
-_REDACTOR = _TokenRedactor()
-for _name in ("engineio.client", "socketio.client"):
-    logging.getLogger(_name).addFilter(_REDACTOR)  # a no-op when added before
+_LOGGERS_THAT_SEE_TOKENS = ("engineio.client", "socketio.client")
+"""At INFO they write the connection URL and the handshake packet, both holding the token."""
 
 # A server that closes the socket this soon after accepting it, this many times in a row, is
 # refusing us (production's missing-token behaviour), whatever the REST check said.
@@ -158,6 +133,7 @@ class EventStream:
         socketio_path: str = "socket.io",
         reconnect_delay: tuple[float, float] = (0.25, 5.0),
     ) -> None:
+        redact_tokens_in_logs(_LOGGERS_THAT_SEE_TOKENS)
         self._base_url = base_url.rstrip("/")
         self._token = token
         self._on_event = on_event

@@ -91,12 +91,12 @@ class EventLog:
     def closed(self) -> bool:
         return self._file.closed
 
-    def append(self, fact: Fact) -> None:
-        """Write ``fact`` as one line and flush it to the operating system."""
-        self.append_line(fact.model_dump_json())
-
     def append_line(self, line: str) -> None:
-        """Write one fact's JSON line (the run serialises each fact once) and flush it."""
+        """Write one fact's JSON line (the run serialises each fact once) and flush it.
+
+        A log closed when its run was saved opens again for a later fact (a regeneration)."""
+        if self._file.closed:
+            self._file = self.path.open("a", encoding="utf-8")
         self._file.write(line + "\n")
         self._file.flush()
 
@@ -213,13 +213,12 @@ def save_run(
 
 
 def _save_events(run: BatchRun, path: Path) -> None:
-    facts = run.facts
     log = run.log
     if isinstance(log, EventLog) and log.path.resolve() == path.resolve():
-        if log.closed or _count_lines(path) != len(facts):
-            log.rewrite(facts)  # it was attached late, or lost a line: the run knows them all
+        if log.closed or _count_lines(path) != run.fact_count:
+            log.rewrite(run.facts)  # it was attached late, or lost a line: the run knows them all
         return
-    _write_lines(path, facts)
+    _write_lines(path, run.facts)
 
 
 def _count_lines(path: Path) -> int:
@@ -239,7 +238,7 @@ def _metadata(run: BatchRun, config: Mapping[str, Any], server_url: str | None) 
         "steps": [str(step) for step in run.plan.steps],
         "reportable_steps": [str(step) for step in run.plan.reportable_steps],
         "stall_timeout": run.stall_timeout,
-        "facts": len(run.facts),
+        "facts": run.fact_count,
         "summary": {
             "files": snapshot.total,
             "completed": snapshot.completed,

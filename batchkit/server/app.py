@@ -15,6 +15,7 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 
+from batchkit.contract.log_redaction import redact_tokens_in_logs
 from batchkit.server.accounts import Accounts
 from batchkit.server.auth import TokenService, load_or_create_secret
 from batchkit.server.batch_store import BatchStore
@@ -23,7 +24,6 @@ from batchkit.server.database import Database
 from batchkit.server.emitter import RoomEmitter
 from batchkit.server.faults import FaultInjector
 from batchkit.server.http_errors import install_error_handlers
-from batchkit.server.log_redaction import redact_tokens_in_logs
 from batchkit.server.pipeline import PipelineServices
 from batchkit.server.routes import auth, batches, media, stories, uploads
 from batchkit.server.runner import BatchRunner
@@ -100,9 +100,13 @@ def _lifespan(context: ServerContext, gateway: SocketGateway, sio: socketio.Asyn
     return lifespan
 
 
+# uvicorn's access log is off in batchkit.server.serving, but on for anyone who gives it a handler.
+_LOGGERS_THAT_SEE_TOKENS = ("uvicorn.error", "uvicorn.access", "engineio.server", "socketio.server")
+
+
 def build_application(settings: ServerSettings) -> ServerApplication:
     """Everything of one server, not started yet (the ASGI lifespan starts it)."""
-    redact_tokens_in_logs()
+    redact_tokens_in_logs(_LOGGERS_THAT_SEE_TOKENS)
     sio = create_socket_server()
     context = _build_context(settings, sio)
     gateway = SocketGateway(sio, context)

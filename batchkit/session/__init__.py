@@ -7,7 +7,7 @@
 """
 
 from batchkit.session.attach import attach
-from batchkit.session.batch_session import BatchSession, DocumentLike, reportable_steps
+from batchkit.session.batch_session import BatchSession, DocumentLike, new_run
 from batchkit.session.follower import Follower, FollowOptions
 from batchkit.session.service import StoryService, open_service
 
@@ -18,6 +18,6 @@ __all__ = [
     "Follower",
     "StoryService",
     "attach",
+    "new_run",
     "open_service",
-    "reportable_steps",
 ]

@@ -9,7 +9,7 @@ from batchkit.client import StoryClient
 from batchkit.config import BatchConfig
 from batchkit.contract.rest import BatchStatusResponse
 from batchkit.runs import load_run
-from batchkit.session.batch_session import BatchSession, reportable_steps, silence_limit
+from batchkit.session.batch_session import BatchSession, new_run
 from batchkit.session.follower import FollowOptions
 from batchkit.tracker import BatchRun, PlannedFile
 
@@ -49,14 +49,8 @@ async def _rebuild(
 ) -> BatchRun:
     status = await client.batch_status(batch_id)
     names = await _file_names(client, status)
-    steps = config.enabled_steps()
-    run = BatchRun(
-        [PlannedFile(name=name, size=0) for name in names],
-        steps=steps,
-        reportable_steps=reportable_steps(steps, client.profile),
-        stall_timeout=follow.stall_timeout,
-        give_up_after=silence_limit(client.profile, follow),
-    )
+    files = [PlannedFile(name=name, size=0) for name in names]
+    run = new_run(files, config.enabled_steps(), client.profile, follow)
     with run.batch():
         run.mark_batch_created(batch_id, range(len(names)))
         run.apply_status(status)

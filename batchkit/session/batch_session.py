@@ -24,7 +24,7 @@ from batchkit.errors import BatchkitError, ConfigError, RunError
 from batchkit.files import Document, check_documents
 from batchkit.runs import EventLog, save_run
 from batchkit.session.follower import Follower, FollowOptions
-from batchkit.tracker import BatchRun, PlannedFile
+from batchkit.tracker import BatchRun, FactLog, PlannedFile
 
 __all__ = ["BatchSession", "DocumentLike"]
 
@@ -34,16 +34,30 @@ DocumentLike = Document | str | os.PathLike[str]
 _PROGRESS_STEP = 0.01  # fold upload progress in 1 % steps, not once per 64 KiB chunk
 
 
-def reportable_steps(steps: Sequence[PipelineStep], profile: Profile) -> tuple[PipelineStep, ...]:
-    """The enabled steps this server reports; production never runs the merge (section 7)."""
-    if profile.reports_results:
-        return tuple(steps)
-    return tuple(step for step in steps if step is not PipelineStep.MERGE)
+def new_run(
+    files: Sequence[PlannedFile],
+    steps: Sequence[PipelineStep],
+    profile: Profile,
+    options: FollowOptions,
+    *,
+    run_id: str | None = None,
+    log: FactLog | None = None,
+) -> BatchRun:
+    """A run of ``files`` through ``steps``, judged the way ``profile``'s server reports.
 
-
-def silence_limit(profile: Profile, options: FollowOptions) -> float | None:
-    """How long a file may hear nothing before it is failed; None where REST tells failures."""
-    return None if profile.reports_results else options.give_up_after
+    Production never reports the merge (section 7) and tells failures only by events a client
+    can miss: there a file that hears nothing for ``options.give_up_after`` is failed.
+    """
+    reports = profile.reports_results
+    return BatchRun(
+        files,
+        steps=steps,
+        reportable_steps=steps if reports else [s for s in steps if s is not PipelineStep.MERGE],
+        stall_timeout=options.stall_timeout,
+        give_up_after=None if reports else options.give_up_after,
+        run_id=run_id,
+        log=log,
+    )
 
 
 class BatchSession:
@@ -115,7 +129,7 @@ class BatchSession:
         if self.running:
             raise RunError("a run is still going on in this session; wait for it or cancel it")
         self._run, self._config = run, config or BatchConfig()
-        if self.run_dir is not None and (run.log is None or getattr(run.log, "closed", False)):
+        if self.run_dir is not None and run.log is None:
             run.attach_log(EventLog.in_directory(self.run_dir))
         self._follower = Follower(self._client, run, self._options)
         for batch_id in run.batch_ids:
@@ -186,14 +200,8 @@ class BatchSession:
         if self._runs_dir is not None:
             self.run_dir = self._runs_dir / run_id
             log = EventLog.in_directory(self.run_dir)
-        self._run = BatchRun(
-            planned,
-            steps=steps,
-            reportable_steps=reportable_steps(steps, self._client.profile),
-            stall_timeout=self._options.stall_timeout,
-            give_up_after=silence_limit(self._client.profile, self._options),
-            run_id=run_id,
-            log=log,
+        self._run = new_run(
+            planned, steps, self._client.profile, self._options, run_id=run_id, log=log
         )
         return self._run
 

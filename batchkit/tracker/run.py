@@ -179,6 +179,11 @@ class BatchRun:
         return tuple(fact for fact, _, _ in self._history)
 
     @property
+    def fact_count(self) -> int:
+        """How many facts :attr:`facts` holds, without rebuilding them."""
+        return len(self._history)
+
+    @property
     def events(self) -> pd.DataFrame:
         """One row per fact received and what it did (built on demand, cached)."""
         recorded = len(self._history)
@@ -271,10 +276,11 @@ class BatchRun:
                 self._publish()
 
     def _record(self, fact: Fact, outcome: Outcome) -> None:
-        line = None if self._log is None else fact.model_dump_json()
-        self._history.append(fact, outcome.value, self._fold.row, line)
-        if self._log is None or line is None:
+        if self._log is None:
+            self._history.append(fact, outcome.value, self._fold.row)
             return
+        line = fact.model_dump_json()  # made once: the log's line, and kept if not a tuple
+        self._history.append(fact, outcome.value, self._fold.row, line)
         try:
             self._log.append_line(line)
         except Exception:
@@ -305,12 +311,9 @@ class BatchRun:
         """Where each fact is written as it arrives, if anywhere."""
         return self._log
 
-    def attach_log(self, log: FactLog, *, write_history: bool = False) -> None:
-        """Send every later fact to ``log`` (and, with ``write_history``, every earlier one)."""
+    def attach_log(self, log: FactLog) -> None:
+        """Send every later fact to ``log``."""
         self._log = log
-        if write_history:
-            for fact in self.facts:
-                log.append_line(fact.model_dump_json())
 
     # ------------------------------------------------------------ convenience: build a fact
     def apply_event(self, event: ServerEvent, *, received_at: datetime | None = None) -> bool:

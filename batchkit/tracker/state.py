@@ -245,7 +245,7 @@ class FileTrack:
         self.attempt += 1
         self.attempt_seq = seq
         self.attempt_ts = server_time
-        self.history = deque(maxlen=HISTORY_KEPT)
+        self.history.clear()
 
     # ------------------------------------------------------------ derived
     def finished_steps(self, needed: frozenset[PipelineStep]) -> bool:

@@ -148,9 +148,8 @@ def test_a_line_cut_short_by_a_crash_is_skipped_and_then_repaired(tmp_path: Path
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         reopened = EventLog(path)  # opening drops the partial tail ...
-        reopened.append(
-            run.facts[-1].model_copy(update={"received_at": at(9)})
-        )  # ... so this is a line
+        later = run.facts[-1].model_copy(update={"received_at": at(9)})
+        reopened.append_line(later.model_dump_json())  # ... so this is a line
         reopened.close()
         assert len(read_facts(path)) == len(run.facts) + 1
 

@@ -223,3 +223,21 @@ async def test_regenerate_runs_the_story_again(
     assert run.files.at[0, "status"] == "completed"
     assert run.files.at[0, "finished_at"] > first_finish
     assert PipelineStep.IMAGES in run.snapshot().files[0].completed_steps
+
+
+async def test_regenerating_after_the_run_was_saved_logs_every_fact(
+    client: StoryClient, documents: Callable[..., list[Path]], tmp_path: Path
+) -> None:
+    """Saving a finished run closes its log; the regeneration's facts must still reach it."""
+    session = BatchSession(client, follow=FAST, runs_dir=tmp_path / "runs")
+    run = await session.run_batch(documents(1), BatchConfig(generate_audio=False))
+    assert session.run_dir is not None
+    log_path = session.run_dir / "events.jsonl"
+
+    await session.regenerate(0, "Tell it again, as a ballad.")
+    await session.wait()
+
+    assert run.log_errors == 0
+    lines = [line for line in log_path.read_text(encoding="utf-8").splitlines() if line]
+    assert len(lines) == run.fact_count
+    assert any('"kind":"regenerate"' in line for line in lines)

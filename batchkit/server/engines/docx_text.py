@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Final
 from xml.etree import ElementTree
 
+from batchkit.contract.signatures import OLE2_SIGNATURE, ZIP_SIGNATURES
 from batchkit.errors import DocumentError
-from batchkit.server.engines.signatures import OLE2_SIGNATURE, ZIP_SIGNATURES, describe_content
+from batchkit.server.engines.signatures import describe_content
 
 __all__ = ["MAX_PART_BYTES", "read_docx_text"]
 

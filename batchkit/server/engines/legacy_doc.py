@@ -23,8 +23,9 @@ from typing import Final
 
 import olefile
 
+from batchkit.contract.signatures import OLE2_SIGNATURE
 from batchkit.errors import DocumentError
-from batchkit.server.engines.signatures import OLE2_SIGNATURE, describe_content
+from batchkit.server.engines.signatures import describe_content
 
 __all__ = ["read_doc_text"]
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from batchkit.contract.signatures import OLE2_SIGNATURE, ZIP_SIGNATURES, known_format
+from batchkit.contract.signatures import known_format
 
-__all__ = ["OLE2_SIGNATURE", "ZIP_SIGNATURES", "describe_content"]
+__all__ = ["describe_content"]
 
 _SNIFF_BYTES: Final = 4096
 

@@ -1,21 +1,20 @@
-"""Tokens kept out of the server's logs, whatever level a user turns them up to.
+"""Tokens kept out of logs, on both ends of the socket, whatever level a user turns them up to.
 
-Socket.io clients send their access token in the query string and in the handshake packet.
-uvicorn logs every WebSocket it accepts with its query (``uvicorn.error``, INFO), its access log
-(off in :mod:`batchkit.server.serving`, on again for anyone who gives it a handler) logs every
-polling request with it, and python-engineio and python-socketio log packets at INFO: each would
-write the token down.
+The contract sends a socket's access token in the query string and in the handshake packet
+(section 3). Whatever logs those writes the token down: python-engineio and python-socketio log
+the URL and packets at INFO on both sides, and on the server uvicorn logs every WebSocket it
+accepts with its query (``uvicorn.error``) and every polling request in its access log.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from typing import Final
 
 __all__ = ["TokenRedactor", "redact_tokens_in_logs"]
 
-_LOGGERS: Final = ("uvicorn.error", "uvicorn.access", "engineio.server", "socketio.server")
 _SECRETS: Final = (
     re.compile(r"(?<=[?&]token=)[^&\s'\"]+"),
     re.compile(r"(?<=\"token\":\")[^\"]+"),
@@ -39,7 +38,7 @@ class TokenRedactor(logging.Filter):
 _REDACTOR: Final = TokenRedactor()
 
 
-def redact_tokens_in_logs() -> None:
-    """Install the redactor on the loggers that see tokens (adding it twice is a no-op)."""
-    for name in _LOGGERS:
+def redact_tokens_in_logs(logger_names: Iterable[str]) -> None:
+    """Install the redactor on these loggers (adding it twice is a no-op)."""
+    for name in logger_names:
         logging.getLogger(name).addFilter(_REDACTOR)
