@@ -39,7 +39,6 @@ NOTEBOOK_NAME: Final = "01_batch_workbench.ipynb"
 BUNDLED_NOTEBOOK: Final = Path(__file__).parent / "notebooks" / NOTEBOOK_NAME
 """The workbench notebook shipped with batchkit (kept identical to notebooks/ by a test)."""
 _STOP_TIMEOUT: Final = 20.0
-_SERVER_VARIABLES: Final = ("BATCHKIT_URL", "BATCHKIT_USERNAME", "BATCHKIT_PASSWORD")
 
 
 @dataclass(frozen=True, slots=True)

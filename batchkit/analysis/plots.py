@@ -6,15 +6,17 @@ a notebook), and returns the axes. Nothing here picks a backend, so it works und
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import pandas as pd
-from matplotlib import pyplot as plt
-from matplotlib.axes import Axes
-from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
 
 from batchkit.analysis.timings import STAGES
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+# matplotlib is imported where a plot is drawn: it costs ~0.6 s, and the rest of
+# batchkit.analysis (tables, export) needs none of it.
 
 __all__ = ["plot_comparison", "plot_step_durations", "plot_timeline"]
 
@@ -31,6 +33,8 @@ _HATCH: Final = {"done": "", "failed": "xx", "running": ".."}
 def _axes(ax: Axes | None, width: float, height: float) -> Axes:
     if ax is not None:
         return ax
+    from matplotlib import pyplot as plt
+
     _, created = plt.subplots(figsize=(width, height))
     return created
 
@@ -60,6 +64,8 @@ def plot_timeline(timeline: pd.DataFrame, ax: Axes | None = None) -> Axes:
     target.set_xlabel("seconds since the run was planned")
     target.set_title("What each file did, and when")
     present = [s for s in STAGES if s in set(timeline["stage"].astype(str))]
+    from matplotlib.patches import Patch
+
     legend = [Patch(facecolor=STAGE_COLOURS[s], label=s) for s in present]
     if legend:
         target.legend(
@@ -100,6 +106,8 @@ def plot_comparison(table: pd.DataFrame, column: str = "wall_s", ax: Axes | None
     if not (values.fillna(0.0) > 0).any():
         target.set_xlim(0.0, 1.0)  # all zero (no failures, say): an axis that reads as such
     if values.dropna().apply(float.is_integer).all():
+        from matplotlib.ticker import MaxNLocator
+
         target.xaxis.set_major_locator(MaxNLocator(integer=True))
     target.set_xlabel(column)
     target.set_title(f"{column} by run")
