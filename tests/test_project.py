@@ -61,8 +61,14 @@ def test_readme_gives_two_commands_and_ci_runs_the_test_one_exactly() -> None:
     main_job, tests = _readme_commands()
     assert "batchkit" in main_job
     assert "pytest" in tests
-    ci = (ROOT / ".ci" / "run").read_text()
-    assert tests in ci.splitlines(), ".ci/run must run exactly the README's test command"
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert tests in ci, ".ci/run must run exactly the README's test command"
+    # ... inside a brand-new virtual environment, as a new user would, not the machine's Python.
+    venv = next((i for i, line in enumerate(ci) if line.startswith("python3 -m venv ")), None)
+    assert venv is not None, ".ci/run must make a fresh venv with python3 -m venv"
+    target = ci[venv].split()[-1]
+    activate = ci.index(f". {target}/bin/activate")
+    assert ci.index(f"rm -rf {target}") < venv < activate < ci.index(tests)
 
 
 def test_console_script_points_at_the_cli() -> None:
@@ -74,7 +80,10 @@ def test_console_script_points_at_the_cli() -> None:
 
 
 def _run_tool(*args: str) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which(args[0])
+    # The tools of this interpreter's environment (a venv that is not activated included), not
+    # whatever an older one on PATH would say.
+    beside = Path(sys.executable).parent / args[0]
+    exe = str(beside) if beside.exists() else shutil.which(args[0])
     cmd = [exe, *args[1:]] if exe else [sys.executable, "-m", *args]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
 
