@@ -1,6 +1,8 @@
 """``batchkit run``: a batch from the terminal, with live progress and the run saved at the end.
 
-Exit status: 0 when every file completed, 1 when any failed, 2 on a usage or connection error.
+Exit status: 0 when every file completed, 1 when any failed, 2 on a usage or connection error
+(the server refusing our credentials included). It exits only once every file's steps are
+confirmed by the server or failed.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from pathlib import Path
 from typing import TextIO
 
 from batchkit.config import BatchConfig
-from batchkit.errors import APIError, BatchkitError, InputError, TransportError
+from batchkit.errors import APIError, AuthError, BatchkitError, InputError, TransportError
 from batchkit.session import BatchSession, FollowOptions, open_service
 from batchkit.tracker import BatchRun, RunSnapshot
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-TABLE_COLUMNS = ["name", "batch_id", "status", "step", "completed_steps", "elapsed_s", "error"]
+TABLE_COLUMNS = ["name", "batch_id", "status", "attempt", "elapsed_s", "error"]
+"""The final table's columns; each enabled step's ``<step>_status`` goes after ``status``."""
 _REDRAW_SECONDS = 0.25
 
 
@@ -87,16 +90,30 @@ async def _run(args: argparse.Namespace) -> int:
             print(f"batchkit run: {exc}", file=sys.stderr)
             return EXIT_USAGE
         display = None if args.quiet else TerminalProgress(run, sys.stdout)
+        stopped: BatchkitError | None = None
         try:
             await session.wait()
+        except BatchkitError as exc:  # the run was saved, its unfinished files say why
+            stopped = exc
         finally:
             if display is not None:
                 await display.close()
         out = _rename_by_batch(session.run_dir, run)
-    print(run.files[TABLE_COLUMNS].astype(object).fillna("").to_string(index=False))
-    print(f"saved to {out}")
+    print(_final_table(run))
     snapshot = run.snapshot()
+    for note in snapshot.notes:
+        print(f"note: {note}")
+    print(f"saved to {out}")
+    if stopped is not None:
+        print(f"batchkit run: stopped: {stopped}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(stopped, AuthError) else EXIT_FAILED
     return EXIT_OK if snapshot.completed == snapshot.total else EXIT_FAILED
+
+
+def _final_table(run: BatchRun) -> str:
+    steps = [f"{step}_status" for step in run.steps]
+    columns = [*TABLE_COLUMNS[:3], *steps, *TABLE_COLUMNS[3:]]
+    return str(run.files[columns].astype(object).fillna("").to_string(index=False))
 
 
 def _rename_by_batch(directory: Path | None, run: BatchRun) -> Path | None:
@@ -151,7 +168,7 @@ class TerminalProgress:
     def _draw_block(self, snapshot: RunSnapshot) -> None:
         lines = [_summary(snapshot)]
         for row in snapshot.files:
-            step = f"{row.step} {row.step_progress or 0:.0f}%" if row.step else ""
+            step = f"{row.step} {row.step_progress or 0:.0%}" if row.step else ""
             lines.append(f"  {row.name[:40]:<40} {row.status:<10} {step:<16} {row.error or ''}")
         width = shutil.get_terminal_size().columns
         if self._drawn_lines:

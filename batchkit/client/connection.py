@@ -41,7 +41,8 @@ __all__ = ["Call", "Connection"]
 
 logger = logging.getLogger("batchkit.client")
 
-_PRODUCTION_NOT_FOUND: Final = "Internal server error"
+_PRODUCTION_NOT_FOUND: Final = frozenset({"Internal server error", "Batch job not found"})
+"""What production answers, with a 500, for an id it does not know (or a batch it lost)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,11 @@ class Connection:
                 logged_in_again = True
                 await self._log_in_again(stale=token)
             except (TransportError, APIError) as error:
+                final = self._final_error(call, error)
+                if final is not error:
+                    # Production's "not found" (a 500 naming the id): asking again cannot help,
+                    # and a follower decides for itself how long a missing batch may stay so.
+                    raise final from error
                 wait = policy.delay(
                     error,
                     resend=call.resend,
@@ -122,10 +128,7 @@ class Connection:
                     retry_after=retry_after,
                 )
                 if wait is None:
-                    final = self._final_error(call, error)
-                    if final is error:
-                        raise  # not "from error": an error must not be its own cause
-                    raise final from error
+                    raise  # not "from error": an error must not be its own cause
                 logger.debug(
                     "try %d of %s failed (%s); next in %.2f s", attempt, call.method, error, wait
                 )
@@ -163,12 +166,12 @@ class Connection:
             and call.names_an_id
             and isinstance(error, ServerError)
             and error.status == 500
-            and error.server_message == _PRODUCTION_NOT_FOUND
+            and error.server_message in _PRODUCTION_NOT_FOUND
         ):
             return error
         return NotFoundError(
-            "not found or not yours (the production server answers both with "
-            f"500 {_PRODUCTION_NOT_FOUND!r})",
+            "not found or not yours (the production server answers both with a 500: "
+            f"{error.server_message!r})",
             status=error.status,
             method=error.method,
             url=error.url,

@@ -10,6 +10,15 @@ from batchkit.contract.limits import *  # noqa: F403
 from batchkit.contract.limits import __all__ as _limits_all
 from batchkit.contract.rest import *  # noqa: F403
 from batchkit.contract.rest import __all__ as _rest_all
-from batchkit.contract.wire import JsonNumber, RequestModel, WireModel
+from batchkit.contract.wire import JsonNumber, RequestModel, ServerTime, WireModel, as_utc
 
-__all__ = [*_limits_all, *_rest_all, *_events_all, "JsonNumber", "RequestModel", "WireModel"]
+__all__ = [
+    *_limits_all,
+    *_rest_all,
+    *_events_all,
+    "JsonNumber",
+    "RequestModel",
+    "ServerTime",
+    "WireModel",
+    "as_utc",
+]

@@ -43,8 +43,14 @@ from batchkit.tracker.facts import (
     UploadFailedFact,
     UploadProgressFact,
 )
-from batchkit.tracker.pipeline import Pipeline
-from batchkit.tracker.state import STEP_ORDER, BatchTrack, FileStatus, FileTrack, UploadStatus
+from batchkit.tracker.state import (
+    STEP_ORDER,
+    BatchTrack,
+    FileStatus,
+    FileTrack,
+    StepStatus,
+    UploadStatus,
+)
 
 __all__ = [
     "BATCH_COLUMNS",
@@ -77,6 +83,8 @@ FILE_COLUMNS: Final[tuple[tuple[str, Any], ...]] = (
     ("upload_sent", "Int64"),
     ("upload_progress", "Float64"),
     ("status", _categories(FileStatus)),
+    ("attempt", "Int64"),
+    *((f"{step}_status", _categories(StepStatus)) for step in STEP_ORDER),
     ("step", _categories(PipelineStep)),
     ("step_progress", "Float64"),
     ("completed_steps", _STRING),
@@ -94,7 +102,9 @@ FILE_COLUMNS: Final[tuple[tuple[str, Any], ...]] = (
     ("audio_chunks", "Int64"),
     ("last_event_at", _TIME),
 )
-"""The per-file columns, in order, with their dtypes."""
+"""The per-file columns, in order, with their dtypes. ``<step>_status`` says where each step is
+(:class:`~batchkit.tracker.machine.StepStatus`); ``completed_steps`` lists only the steps the
+server has confirmed; ``attempt`` is 1, plus one per regeneration or retry."""
 
 EVENT_COLUMNS: Final[tuple[tuple[str, Any], ...]] = (
     ("received_at", _TIME),
@@ -146,18 +156,23 @@ def _upload_progress(track: FileTrack, upload: UploadStatus) -> float | None:
     return min(track.upload_sent / track.upload_total, 1.0)
 
 
-def row_values(track: FileTrack, pipeline: Pipeline) -> tuple[object, ...]:
+def row_values(track: FileTrack) -> tuple[object, ...]:
     """One file's row, in :data:`FILE_COLUMNS` order."""
-    status = track.status(pipeline.needed)
+    status = track.status()
     upload = track.upload_status()
-    step = track.shown_step(status, pipeline.steps, pipeline.needed)
+    step = track.shown_step(status)
     step_progress = track.shown_progress(status, step)
-    failure = track.failure(pipeline.needed)
-    finished = track.finished_at(status, pipeline.needed)
+    failure = track.failure()
+    finished = track.finished_at(status)
+    shown = track.step_statuses(status)
+    lead = track.lead()
     per_step: list[object] = []
     for name in STEP_ORDER:
-        began, ended = track.step_started.get(name), track.step_finished.get(name)
+        began = None if lead is None else lead.step_started.get(name)
+        ended = None if lead is None else lead.step_finished.get(name)
         per_step += (began, ended, _seconds(began, ended))
+    started = None if lead is None else lead.started_at
+    chunks = {} if lead is None else lead.chunks
     return (
         track.index,
         track.name,
@@ -165,22 +180,24 @@ def row_values(track: FileTrack, pipeline: Pipeline) -> tuple[object, ...]:
         track.batch_id,
         track.batch_index,
         track.file_url,
-        track.story_id,
+        None if lead is None else lead.story_id,
         upload.value,
         track.upload_sent,
         _upload_progress(track, upload),
         status.value,
+        track.attempt,
+        *(shown[name].value for name in STEP_ORDER),
         None if step is None else step.value,
         step_progress,
-        ",".join(s.value for s in STEP_ORDER if s in track.completed),
+        ",".join(s.value for s in STEP_ORDER if shown[s] is StepStatus.COMPLETED),
         None if failure is None else failure[1],
         track.stalled and status in _STALLABLE,
-        track.started_at,
+        started,
         finished,
-        _seconds(track.started_at, finished),
+        _seconds(started, finished),
         *per_step,
-        track.chunks.get(PipelineStep.IMAGES),
-        track.chunks.get(PipelineStep.AUDIO),
+        chunks.get(PipelineStep.IMAGES),
+        chunks.get(PipelineStep.AUDIO),
         track.last_event_at,
     )
 
@@ -196,10 +213,9 @@ def _frame(rows: Sequence[Sequence[object]], columns: tuple[tuple[str, Any], ...
 class FileFrame:
     """The per-file DataFrame, written cell by cell as tracks change."""
 
-    def __init__(self, tracks: Sequence[FileTrack], pipeline: Pipeline) -> None:
+    def __init__(self, tracks: Sequence[FileTrack]) -> None:
         self._tracks = tracks
-        self._pipeline = pipeline
-        self._written = [row_values(track, pipeline) for track in tracks]
+        self._written = [row_values(track) for track in tracks]
         self.frame = _frame(self._written, FILE_COLUMNS)
         self._pending: set[int] = set()
         self._scheduled: tuple[asyncio.AbstractEventLoop, asyncio.Handle] | None = None
@@ -240,7 +256,7 @@ class FileFrame:
         frame = self.frame
         wrote = False
         for row in rows:
-            new = row_values(self._tracks[row], self._pipeline)
+            new = row_values(self._tracks[row])
             old = self._written[row]
             if new == old:
                 continue

@@ -16,35 +16,18 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 
-from batchkit.contract.events import EventModel, ServerEvent
 from batchkit.contract.limits import PipelineStep
-from batchkit.contract.rest import BatchStatusResponse, StoryResponse
 from batchkit.errors import RunError
-from batchkit.tracker.facts import (
-    BatchCreatedFact,
-    BatchFailedFact,
-    EventFact,
-    Fact,
-    FactLog,
-    FilesPlanned,
-    PlannedFile,
-    RegenerateFact,
-    StatusFact,
-    StoryFact,
-    TickFact,
-    UploadedFact,
-    UploadFailedFact,
-    UploadProgressFact,
-    utc,
-)
+from batchkit.tracker.facts import Fact, FactLog, FilesPlanned, PlannedFile, TickFact
 from batchkit.tracker.fold import Fold
 from batchkit.tracker.frame import FileFrame, batches_frame, event_row, events_frame
 from batchkit.tracker.history import FactHistory
 from batchkit.tracker.progress import STEP_WEIGHTS, RunSnapshot, take_snapshot
+from batchkit.tracker.stamping import FactMaker, stamp
 from batchkit.tracker.state import FileStatus, Outcome
 
 __all__ = ["BatchRun", "Subscriber"]
@@ -55,11 +38,7 @@ Subscriber = Callable[["BatchRun"], object]
 """Called with the run after every change (once per :meth:`BatchRun.batch` block)."""
 
 
-def _stamp(moment: datetime | None) -> datetime:
-    return datetime.now(UTC) if moment is None else utc(moment)
-
-
-class BatchRun:
+class BatchRun(FactMaker):
     """One run of files through the Story API, folded into a live per-file DataFrame.
 
     ``steps`` are the enabled pipeline steps; ``reportable_steps`` those the server reports
@@ -80,8 +59,11 @@ class BatchRun:
         log: FactLog | None = None,
         created_at: datetime | None = None,
         step_weights: Mapping[PipelineStep, float] | None = None,
+        events_confirm: bool = True,
+        retried_batches: bool = False,
+        batch_failure_grace: float = 60.0,
     ) -> None:
-        created = _stamp(created_at)
+        created = stamp(created_at)
         enabled = tuple(PipelineStep(s) for s in steps)
         reportable = enabled if reportable_steps is None else reportable_steps
         self._plan = FilesPlanned(
@@ -92,10 +74,13 @@ class BatchRun:
             reportable_steps=tuple(PipelineStep(s) for s in reportable),
             stall_timeout=stall_timeout,
             give_up_after=give_up_after,
+            events_confirm=events_confirm,
+            retried_batches=retried_batches,
+            batch_failure_grace=batch_failure_grace,
         )
         self._weights = {**STEP_WEIGHTS, **(step_weights or {})}
         self._fold = Fold(self._plan)
-        self._frame = FileFrame(self._fold.tracks, self._fold.pipeline)
+        self._frame = FileFrame(self._fold.tracks)
         self._history = FactHistory()
         self._log: FactLog | None = log
         self._version = 0
@@ -127,6 +112,9 @@ class BatchRun:
             run_id=plan.run_id,
             created_at=plan.received_at,
             log=log,
+            events_confirm=plan.events_confirm,
+            retried_batches=plan.retried_batches,
+            batch_failure_grace=plan.batch_failure_grace,
         )
         run.apply_many(stream)
         return run
@@ -151,7 +139,7 @@ class BatchRun:
     @property
     def steps(self) -> tuple[PipelineStep, ...]:
         """The enabled steps, in pipeline order."""
-        return self._fold.pipeline.steps
+        return self._fold.steps.enabled
 
     @property
     def stall_timeout(self) -> float:
@@ -206,12 +194,21 @@ class BatchRun:
         """Story id → row, for every story the run has placed."""
         return dict(self._fold.rows_by_story)
 
+    def uploaded_url(self, index: int) -> str | None:
+        """Where the server keeps file ``index``, once it was uploaded (a retry reuses it)."""
+        track = self._fold.tracks[index]
+        return track.file_url if track.uploaded else None
+
     def active_story_ids(self) -> tuple[str, ...]:
-        """Stories whose file is not finished yet: the ones worth polling or joining."""
-        tracks = self._fold.tracks
-        return tuple(
-            t.story_id for t in tracks if t.story_id and not self._fold.status(t.index).terminal
-        )
+        """Stories worth polling or joining: those of unfinished files (or failed only for
+        silence, which news can revive), and those the server listed that no file holds yet."""
+        active = [
+            story_id
+            for track in self._fold.tracks
+            if not track.status().terminal or track.silenced
+            for story_id in track.stories
+        ]
+        return (*active, *self._fold.unplaced_story_ids())
 
     @property
     def done(self) -> bool:
@@ -224,7 +221,7 @@ class BatchRun:
         if self._snapshot_cache is None or self._snapshot_cache[0] != key:
             snapshot = take_snapshot(
                 self._fold.tracks,
-                self._fold.pipeline,
+                self._fold.steps,
                 run_id=self.run_id,
                 version=self._version,
                 started=self.created_at,
@@ -314,86 +311,6 @@ class BatchRun:
     def attach_log(self, log: FactLog) -> None:
         """Send every later fact to ``log``."""
         self._log = log
-
-    # ------------------------------------------------------------ convenience: build a fact
-    def apply_event(self, event: ServerEvent, *, received_at: datetime | None = None) -> bool:
-        """Fold a message from the socket."""
-        if not isinstance(event, EventModel):
-            raise TypeError(f"expected a parsed server event, got {type(event).__name__}")
-        # The event is already a validated contract model: skip validating it a second time.
-        return self.apply(EventFact.model_construct(received_at=_stamp(received_at), event=event))
-
-    def apply_status(
-        self, status: BatchStatusResponse, *, received_at: datetime | None = None
-    ) -> bool:
-        """Fold a batch status read over REST."""
-        return self.apply(StatusFact(received_at=_stamp(received_at), status=status))
-
-    def apply_story(self, story: StoryResponse, *, received_at: datetime | None = None) -> bool:
-        """Fold a story read over REST."""
-        return self.apply(StoryFact(received_at=_stamp(received_at), story=story))
-
-    def mark_upload_progress(
-        self, index: int, sent: int, total: int, *, received_at: datetime | None = None
-    ) -> bool:
-        fact = UploadProgressFact(
-            received_at=_stamp(received_at), index=index, sent=sent, total=total
-        )
-        return self.apply(fact)
-
-    def mark_uploaded(
-        self, index: int, file_url: str, *, received_at: datetime | None = None
-    ) -> bool:
-        return self.apply(
-            UploadedFact(received_at=_stamp(received_at), index=index, file_url=file_url)
-        )
-
-    def mark_upload_failed(
-        self, index: int, error: str, *, received_at: datetime | None = None
-    ) -> bool:
-        return self.apply(
-            UploadFailedFact(received_at=_stamp(received_at), index=index, error=error)
-        )
-
-    def mark_batch_created(
-        self,
-        batch_id: str,
-        indices: Sequence[int],
-        job_id: str | int | None = None,
-        *,
-        received_at: datetime | None = None,
-    ) -> bool:
-        """Files ``indices`` (run rows, in the batch's input order) became batch ``batch_id``."""
-        fact = BatchCreatedFact(
-            received_at=_stamp(received_at),
-            batch_id=batch_id,
-            indices=tuple(indices),
-            job_id=None if job_id is None else str(job_id),
-        )
-        return self.apply(fact)
-
-    def mark_batch_failed(
-        self,
-        indices: Sequence[int],
-        error: str,
-        batch_id: str | None = None,
-        *,
-        received_at: datetime | None = None,
-    ) -> bool:
-        """Creating a batch of files ``indices`` failed with ``error``."""
-        fact = BatchFailedFact(
-            received_at=_stamp(received_at), indices=tuple(indices), error=error, batch_id=batch_id
-        )
-        return self.apply(fact)
-
-    def mark_regenerate(self, index: int, *, received_at: datetime | None = None) -> bool:
-        """File ``index`` is being generated again (``POST /api/stories/{id}/generate``)."""
-        return self.apply(RegenerateFact(received_at=_stamp(received_at), index=index))
-
-    def tick(self, now: datetime | None = None) -> bool:
-        """Check for stalled files as of ``now``; True when one became stalled."""
-        moment = _stamp(now)
-        return self.apply(TickFact(received_at=moment, now=moment))
 
     # ------------------------------------------------------------ watching
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:

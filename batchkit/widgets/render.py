@@ -143,13 +143,13 @@ def summary(snapshot: RunSnapshot) -> str:
         f'<span class="bk-percent">{percent(snapshot.progress)}</span>',
         f'<span class="bk-counts">{counts}</span>',
     ]
-    if snapshot.current_name is not None:
-        step = snapshot.current_step.value if snapshot.current_step is not None else "working"
-        parts.append(
-            f'<span class="bk-current">Now: {escape(snapshot.current_name)} — {escape(step)}</span>'
-        )
-    if not snapshot.all_done:
-        parts.append(f'<span class="bk-eta">Time left: {describe_duration(snapshot.eta_s)}</span>')
+    if snapshot.in_progress:
+        busy = [snapshot.files[i] for i in snapshot.in_progress]
+        named = ", ".join(f"{row.name} ({row.step or 'upload'})" for row in busy)
+        parts.append(f'<span class="bk-current">Now: {escape(named)}</span>')
+    if not snapshot.all_done and snapshot.eta_s is not None:
+        left = describe_duration(snapshot.eta_s)
+        parts.append(f'<span class="bk-eta">About {left} left (estimate)</span>')
     parts.append(
         f'<span class="bk-elapsed">Elapsed: {describe_duration(snapshot.elapsed_s)}</span>'
     )

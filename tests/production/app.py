@@ -295,6 +295,9 @@ def _status_route(app: FastAPI, state: ProductionState) -> None:
     @app.get("/api/stories/batch/{batch_id}/status")
     async def batch_status(batch_id: str, user: User = current_user) -> Any:
         batch = state.owned_batch(batch_id, user)
+        if batch is None and batch_id in state.lost_batches:
+            # What production answered for a batch whose job a restart forgot.
+            raise NestError(500, "Batch job not found", None)
         if batch is None:
             raise internal_error()
         return BatchStatusResponse(
