@@ -1,4 +1,4 @@
-"""The Story API wire contract (``shared/story-api.md``) as pydantic v2 models.
+"""The Story API wire contract (``docs/contract/``) as pydantic v2 models.
 
 Shared by the reference server and the client; nothing here does I/O. camelCase aliases on the
 wire, snake_case attributes in Python.

@@ -1,11 +1,11 @@
 """A production double: our own test server that behaves like the *production* Story API.
 
 Production (NestJS, Bull queues, MongoDB, paid AI APIs) cannot run in a test environment, which
-is why a double is legitimate here. It reproduces every quirk of section 7 of
-``shared/story-api.md`` (no ``join-batch-room`` handler, early story events, record-counting
-status, 500s for unknown ids, "accept then disconnect" for a missing socket token, crash retries
-that duplicate stories, ...) so that batchkit's client can be tested against it. It is
-independent of ``batchkit.server``.
+is why a double is legitimate here. It reproduces every production quirk that
+``docs/contract/production.md`` lists (no ``join-batch-room`` handler, early story events,
+record-counting status, 500s for unknown ids, "accept then disconnect" for a missing socket token,
+crash retries that duplicate stories, ...) so that batchkit's client can be tested against it. It
+is independent of ``batchkit.server``.
 
 Use it as a context manager::
 

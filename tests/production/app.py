@@ -1,7 +1,7 @@
 """The production double's ASGI app: the production Story API's routes and socket.io, quirks on.
 
 Production (NestJS, Bull queues, MongoDB, paid AI APIs) cannot run in a test environment, so this
-double reproduces its observable behaviour, every quirk of section 7 of ``shared/story-api.md``
+double reproduces its observable behaviour, every quirk in ``docs/contract/production.md``
 included, so that batchkit's client can be tested against it. It is deliberately wrong wherever
 production is wrong; do not "fix" it. It shares no code with ``batchkit.server``.
 """
