@@ -10,11 +10,18 @@ import hmac
 import secrets
 import sqlite3
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
 
+from batchkit.server.auth import kept_secret
 from batchkit.server.database import Database
 from batchkit.server.records import UserRecord, new_id, utc_now
 
-__all__ = ["Accounts", "hash_password", "verify_password"]
+__all__ = ["DEMO_USER", "Accounts", "demo_password", "hash_password", "verify_password"]
+
+DEMO_USER: Final = "demo"
+"""The user a server started without users gets."""
+DEMO_PASSWORD_FILE: Final = "demo-password"  # noqa: S105 - a file name, not a password
 
 # scrypt's cost: about 16 MiB and tens of milliseconds per hash, run off the event loop.
 _N, _R, _P, _KEY_BYTES = 2**14, 8, 1, 32
@@ -49,6 +56,15 @@ def verify_password(password: str, stored: str) -> bool:
     except ValueError:
         return False
     return hmac.compare_digest(actual, expected)
+
+
+def demo_password(data_dir: Path) -> tuple[str, Path]:
+    """The demo user's password and the file keeping it (``data_dir/demo-password``, mode 0600).
+
+    Made once per data directory, so a restart without users keeps the password that worked.
+    """
+    path = data_dir / DEMO_PASSWORD_FILE
+    return kept_secret(path, lambda: secrets.token_urlsafe(12)), path
 
 
 @functools.cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ import jwt
 
 from batchkit.errors import AuthError
 
-__all__ = ["IssuedTokens", "TokenService", "load_or_create_secret"]
+__all__ = ["IssuedTokens", "TokenService", "kept_secret", "load_or_create_secret"]
 
 _ALGORITHM = "HS256"
 _ACCESS = "access"
@@ -21,15 +22,22 @@ _REFRESH = "refresh"
 
 def load_or_create_secret(data_dir: Path) -> str:
     """The signing secret kept in ``data_dir/jwt-secret`` (owner-readable only), made once."""
-    path = data_dir / "jwt-secret"
+    return kept_secret(data_dir / "jwt-secret", lambda: secrets.token_urlsafe(48))
+
+
+def kept_secret(path: Path, make: Callable[[], str]) -> str:
+    """The secret kept in ``path``; the first time, ``make()``'s, written owner-readable only.
+
+    A restart on the same data directory reads it back, so what it protects keeps working.
+    """
     try:
         secret = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         secret = ""
     if secret:
         return secret
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = make()
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(secret)

@@ -1,7 +1,7 @@
 """The workbench as a user meets it: JupyterLab in headless Chromium, notebook 01, real files.
 
-The test opens ``notebooks/01_batch_workbench.ipynb`` in a JupyterLab it started, runs every cell
-from the Run menu, then works the page like a person: chooses files in the upload widget's file
+The test opens ``01_batch_workbench.ipynb`` in a JupyterLab it started, runs every cell from
+the Run menu, then works the page like a person: chooses files in the upload widget's file
 dialog (one of them exactly 10 MiB, the contract's maximum), drops another on the drop zone, sees
 the bad one turned down inline, starts the batch and waits for the table to show every good file
 completed. The Story API is the real reference server; afterwards the stored upload of the 10 MiB
