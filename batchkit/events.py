@@ -40,7 +40,7 @@ from batchkit.contract.events import (
     parse_event,
     story_room,
 )
-from batchkit.contract.log_redaction import redact_tokens_in_logs
+from batchkit.contract.redaction import redact_tokens_in_logs
 from batchkit.errors import AuthError, BatchkitError, StreamError
 
 __all__ = ["EventStream", "StreamStats"]

@@ -19,12 +19,13 @@ from typing import Any, Final
 import httpx
 
 from batchkit import __version__
-from batchkit.client.exchange import api_error, exchange, read_model, redact_url
+from batchkit.client.exchange import api_error, exchange, read_model
 from batchkit.client.retry import Resend, RetryPolicy, parse_retry_after
 from batchkit.client.secret import Secret
 from batchkit.client.settings import ClientSettings, token_renewal_time
 from batchkit.client.uploads import ProgressCallback, open_upload_fields
 from batchkit.config.profiles import Profile
+from batchkit.contract.redaction import redact_url
 from batchkit.contract.rest import LoginRequest, LoginResponse, UserInfo
 from batchkit.errors import (
     APIError,
@@ -153,7 +154,7 @@ class Connection:
         logger.debug(
             "%s %s -> %d in %.3f s",
             call.method,
-            redact_url(request.url),
+            redact_url(str(request.url)),
             response.status_code,
             time.perf_counter() - started,
         )
@@ -183,7 +184,7 @@ class Connection:
             f"the answer does not match the contract: {detail}",
             status=response.status_code,
             method=response.request.method,
-            url=redact_url(response.request.url),
+            url=redact_url(str(response.request.url)),
         )
 
     def scrub(self, text: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 
-from batchkit.contract.log_redaction import redact_tokens_in_logs
+from batchkit.contract.redaction import redact_tokens_in_logs
 from batchkit.server.accounts import Accounts
 from batchkit.server.auth import TokenService, load_or_create_secret
 from batchkit.server.batch_store import BatchStore
