@@ -174,7 +174,8 @@ class Follower:
         self._nudge.set()
 
     def _on_run_change(self, run: BatchRun) -> None:
-        if run.done or len(run.active_story_ids()) > len(self._joined):
+        # Called on every change: only cheap questions here.
+        if run.done or run.story_count > len(self._joined):
             self._nudge.set()
 
     async def _join_rooms(self) -> None:

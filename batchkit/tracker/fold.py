@@ -30,6 +30,7 @@ from batchkit.contract.events import (
     BatchStoriesStart,
     JoinedBatchRoom,
     JoinedStoryRoom,
+    ServerEvent,
 )
 from batchkit.contract.limits import BatchState
 from batchkit.contract.rest import BatchStatusResponse, StoryResponse
@@ -135,14 +136,26 @@ class Fold:
 
     def apply(self, fact: Fact) -> Outcome:
         """Fold one fact. Raises :class:`RunError` for a fact about a file the run lacks."""
+        if type(fact) is EventFact:
+            return self.apply_event(fact.event, fact.received_at)
         self.row = None
         if fact.received_at > self.latest:
             self.latest = fact.received_at
-        if type(fact) is EventFact:
-            return self._event(fact)
         if isinstance(fact, FilesPlanned):
             raise RunError("a run's files are planned once, when the run is made")
         return self._on_fact[type(fact)](fact)
+
+    def apply_event(self, event: ServerEvent, received_at: datetime) -> Outcome:
+        """Fold one socket event received at ``received_at`` (the same as its fact).
+
+        The hot path: a story's event goes straight to its file, with no fact built for it.
+        """
+        self.row = None
+        if received_at > self.latest:
+            self.latest = received_at
+        if isinstance(event, STORY_EVENTS):
+            return self._story_event(event, received_at)
+        return self._route_event(EventFact.model_construct(received_at=received_at, event=event))
 
     def status(self, row: int) -> FileStatus:
         return self.tracks[row].status()
@@ -214,15 +227,12 @@ class Fold:
 
     # ------------------------------------------------------------ events
     def _event(self, fact: EventFact) -> Outcome:
-        event = fact.event
-        if isinstance(event, STORY_EVENTS):  # the hot path: one check, then straight to the file
-            return self._story_event(fact, event)
-        return self._route_event(fact)
+        return self.apply_event(fact.event, fact.received_at)
 
     def _route_event(self, fact: EventFact) -> Outcome:
         event = fact.event
         if isinstance(event, STORY_EVENTS):
-            return self._story_event(fact, event)
+            return self._story_event(event, fact.received_at)
         if isinstance(event, _BATCH_EVENTS):
             return self._batch_event(fact, event)
         if isinstance(event, JoinedBatchRoom):
@@ -231,12 +241,13 @@ class Fold:
             return self._room_story(fact, event)
         return Outcome.UNCHANGED  # room replies and refusals: kept in the log only
 
-    def _story_event(self, fact: EventFact, event: StoryEvent) -> Outcome:
+    def _story_event(self, event: StoryEvent, at: datetime) -> Outcome:
         row = self.rows_by_story.get(event.story_id)
         if row is None:
+            fact = EventFact.model_construct(received_at=at, event=event)
             return self._wait_for_story(event.story_id, fact)
         track = self._track(row)
-        changed = self.pipeline.apply_event(track, fact, event)
+        changed = self.pipeline.apply_event(track, event, at)
         return Outcome.STALE if changed is None else self._changed(track, changed)
 
     def _room_story(self, fact: EventFact, event: JoinedStoryRoom) -> Outcome:

@@ -51,6 +51,7 @@ from batchkit.tracker.state import (
     StepStatus,
     UploadStatus,
 )
+from batchkit.tracker.view import describe
 
 __all__ = [
     "BATCH_COLUMNS",
@@ -131,8 +132,13 @@ BATCH_COLUMNS: Final[tuple[tuple[str, Any], ...]] = (
 
 _STALLABLE: Final = frozenset({FileStatus.UPLOADING, FileStatus.PROCESSING})
 
-WRITE_INTERVAL: Final = 0.01
-"""While an event loop runs, the per-file frame is written at most this often (seconds)."""
+WRITE_INTERVAL: Final = 0.05
+"""While an event loop runs, the per-file frame is written at most this often (seconds).
+
+Reading ``BatchRun.files`` always writes what is pending first, so only a reference held from an
+earlier read waits this long; views draw from snapshots at most 10 times a second anyway. On a
+live burst the writes were the largest cost per event after parsing: at 10 ms, about a third of
+the fold's share (``python -m benchmarks.socket_path``)."""
 
 
 def file_dtypes() -> dict[str, Any]:
@@ -158,14 +164,8 @@ def _upload_progress(track: FileTrack, upload: UploadStatus) -> float | None:
 
 def row_values(track: FileTrack) -> tuple[object, ...]:
     """One file's row, in :data:`FILE_COLUMNS` order."""
-    status = track.status()
-    upload = track.upload_status()
-    step = track.shown_step(status)
-    step_progress = track.shown_progress(status, step)
-    failure = track.failure()
-    finished = track.finished_at(status)
-    shown = track.step_statuses(status)
-    lead = track.lead()
+    view = describe(track)
+    status, lead, failure, shown = view.status, view.lead, view.failure, view.steps
     per_step: list[object] = []
     for name in STEP_ORDER:
         began = None if lead is None else lead.step_started.get(name)
@@ -181,20 +181,20 @@ def row_values(track: FileTrack) -> tuple[object, ...]:
         track.batch_index,
         track.file_url,
         None if lead is None else lead.story_id,
-        upload.value,
+        view.upload.value,
         track.upload_sent,
-        _upload_progress(track, upload),
+        _upload_progress(track, view.upload),
         status.value,
         track.attempt,
         *(shown[name].value for name in STEP_ORDER),
-        None if step is None else step.value,
-        step_progress,
+        None if view.step is None else view.step.value,
+        view.step_progress,
         ",".join(s.value for s in STEP_ORDER if shown[s] is StepStatus.COMPLETED),
         None if failure is None else failure[1],
         track.stalled and status in _STALLABLE,
         started,
-        finished,
-        _seconds(started, finished),
+        view.finished_at,
+        _seconds(started, view.finished_at),
         *per_step,
         chunks.get(PipelineStep.IMAGES),
         chunks.get(PipelineStep.AUDIO),

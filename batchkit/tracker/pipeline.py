@@ -39,7 +39,6 @@ from batchkit.contract.events import (
 )
 from batchkit.contract.limits import FileState, PipelineStep
 from batchkit.contract.rest import FileResult, StoryFlags
-from batchkit.tracker.facts import EventFact
 from batchkit.tracker.machine import EVIDENCE, Evidence
 from batchkit.tracker.state import STEP_ORDER, FileTrack, RunSteps, StoryTrack, step_named
 
@@ -107,18 +106,18 @@ class Pipeline:
         }
 
     # ------------------------------------------------------------ events
-    def apply_event(self, track: FileTrack, fact: EventFact, event: StoryEvent) -> bool | None:
-        """Fold one story-room event into ``track``; None when it is stale (before a restart)."""
+    def apply_event(self, track: FileTrack, event: StoryEvent, at: datetime) -> bool | None:
+        """Fold one story-room event, received at ``at``, into ``track``; None when it is stale
+        (from before a restart)."""
         story = track.stories[event.story_id]
         if _stale(story, event.seq, event.timestamp):
             return None
-        at = fact.received_at
         if type(event) in _STARTS and self._regenerates(story, event):
-            self._restart(track, story, fact, event)
+            self._restart(track, story, event, at)
             return True
         changed = self._on_event[type(event)](story, event, at)
         story.see(event.seq, event.timestamp)
-        story.history.append(fact)
+        story.history.append((at, event))
         if changed:
             track.moved(at)
         else:
@@ -305,19 +304,15 @@ class Pipeline:
             return False
         return story.high_seq is not None or story.high_ts is not None
 
-    def _restart(
-        self, track: FileTrack, old: StoryTrack, fact: EventFact, start: StoryEvent
-    ) -> None:
-        early = [f for f in old.history if _later(f.event, start)]
+    def _restart(self, track: FileTrack, old: StoryTrack, start: StoryEvent, at: datetime) -> None:
+        early = [(when, e) for when, e in old.history if _later(e, start)]
         story = track.regenerate(old.story_id, start.seq, start.timestamp, undoable=False)
-        for again in [fact, *sorted(early, key=_order_key)]:
-            event = again.event
-            assert isinstance(event, STORY_EVENTS)
-            self._on_event[type(event)](story, event, again.received_at)
+        for when, event in [(at, start), *sorted(early, key=_order_key)]:
+            self._on_event[type(event)](story, event, when)
             story.see(event.seq, event.timestamp)
-            story.history.append(again)
-        track.moved(fact.received_at)
-        track.touch(fact.received_at)
+            story.history.append((when, event))
+        track.moved(at)
+        track.touch(at)
 
 
 def _stale(story: StoryTrack, seq: int | None, server_time: datetime) -> bool:
@@ -333,14 +328,12 @@ def _failed_at_or_after(story: StoryTrack, step: PipelineStep) -> bool:
     return any(STEP_ORDER.index(failed) >= position for failed in story.step_errors)
 
 
-def _later(event: object, start: StoryEvent) -> bool:
-    assert isinstance(event, STORY_EVENTS)
+def _later(event: StoryEvent, start: StoryEvent) -> bool:
     if event.seq is not None and start.seq is not None:
         return event.seq > start.seq
     return event.timestamp > start.timestamp
 
 
-def _order_key(fact: EventFact) -> tuple[int, datetime]:
-    event = fact.event
-    assert isinstance(event, STORY_EVENTS)
+def _order_key(item: tuple[datetime, StoryEvent]) -> tuple[int, datetime]:
+    event = item[1]
     return (event.seq or 0, event.timestamp)

@@ -30,6 +30,7 @@ from batchkit.tracker.state import (
     StepStatus,
     UploadStatus,
 )
+from batchkit.tracker.view import describe
 
 __all__ = ["STEP_WEIGHTS", "FileRow", "RunSnapshot", "StepCount", "take_snapshot"]
 
@@ -129,27 +130,24 @@ def _file_progress(
 
 
 def _file_row(track: FileTrack, weights: Mapping[PipelineStep, float]) -> FileRow:
-    status = track.status()
-    step = track.shown_step(status)
-    failure = track.failure()
-    shown = track.step_statuses(status)
-    lead = track.lead()
+    view = describe(track)
+    status, lead = view.status, view.lead
     return FileRow(
         index=track.index,
         name=track.name,
         status=status,
-        upload_status=track.upload_status(),
-        step=step,
-        step_progress=track.shown_progress(status, step),
-        completed_steps=tuple(s for s in STEP_ORDER if shown[s] is StepStatus.COMPLETED),
+        upload_status=view.upload,
+        step=view.step,
+        step_progress=view.step_progress,
+        completed_steps=tuple(s for s in STEP_ORDER if view.steps[s] is StepStatus.COMPLETED),
         progress=_file_progress(track, status, weights),
-        error=None if failure is None else failure[1],
+        error=None if view.failure is None else view.failure[1],
         stalled=track.stalled and status in _ACTIVE,
         story_id=None if lead is None else lead.story_id,
         batch_id=track.batch_id,
         started_at=None if lead is None else lead.started_at,
-        finished_at=track.finished_at(status),
-        steps=MappingProxyType(shown),
+        finished_at=view.finished_at,
+        steps=MappingProxyType(view.steps),
         attempt=track.attempt,
     )
 

@@ -17,12 +17,19 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
+from typing import Final
 
 import pandas as pd
 
+from batchkit.contract.events import (
+    AutoModeProgress,
+    EventModel,
+    ServerEvent,
+    StoryProcessingProgress,
+)
 from batchkit.contract.limits import PipelineStep
 from batchkit.errors import RunError
-from batchkit.tracker.facts import Fact, FactLog, FilesPlanned, PlannedFile, TickFact
+from batchkit.tracker.facts import EventFact, Fact, FactLog, FilesPlanned, PlannedFile, TickFact
 from batchkit.tracker.fold import Fold
 from batchkit.tracker.frame import FileFrame, batches_frame, event_row, events_frame
 from batchkit.tracker.history import FactHistory
@@ -33,6 +40,8 @@ from batchkit.tracker.state import FileStatus, Outcome
 __all__ = ["BatchRun", "Subscriber"]
 
 logger = logging.getLogger("batchkit.tracker")
+
+_PROGRESS_EVENTS: Final = frozenset({AutoModeProgress, StoryProcessingProgress})
 
 Subscriber = Callable[["BatchRun"], object]
 """Called with the run after every change (once per :meth:`BatchRun.batch` block)."""
@@ -86,6 +95,10 @@ class BatchRun(FactMaker):
         self._version = 0
         self._depth = 0
         self._unpublished = False
+        self._may_end = False
+        self._terminal: set[int] = set()
+        """The rows completed or failed, kept as facts change them (``done`` asks it often)."""
+        self._settle_rows(range(len(self._fold.tracks)))
         self._subscribers: list[Subscriber] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._events_cache: tuple[int, pd.DataFrame] | None = None
@@ -155,7 +168,7 @@ class BatchRun(FactMaker):
         """The live table, one row per file. Always the same object, updated in place.
 
         Read through this property it is always current; a reference kept from an earlier read
-        catches up at the end of the event loop's turn, within 10 ms during a burst of events.
+        catches up at the end of the event loop's turn, within 50 ms during a burst of events.
         """
         if self._frame.pending:
             self._frame.flush()
@@ -194,6 +207,11 @@ class BatchRun(FactMaker):
         """Story id → row, for every story the run has placed."""
         return dict(self._fold.rows_by_story)
 
+    @property
+    def story_count(self) -> int:
+        """How many stories the run knows of, placed on a row or not yet (cheap to ask)."""
+        return len(self._fold.rows_by_story) + len(self._fold.unplaced_story_ids())
+
     def uploaded_url(self, index: int) -> str | None:
         """Where the server keeps file ``index``, once it was uploaded (a retry reuses it)."""
         track = self._fold.tracks[index]
@@ -213,7 +231,7 @@ class BatchRun(FactMaker):
     @property
     def done(self) -> bool:
         """True when every file is completed or failed."""
-        return all(self._fold.status(i).terminal for i in range(len(self._fold.tracks)))
+        return len(self._terminal) == len(self._fold.tracks)
 
     def snapshot(self) -> RunSnapshot:
         """Totals, progress, ETA and a frozen row per file: what a view renders."""
@@ -238,7 +256,7 @@ class BatchRun(FactMaker):
         :meth:`snapshot`, subscribers and :attr:`files` see the change when this returns. The
         frame's cells are written then too when no event loop runs (or the file reached a final
         state); with one running, they are gathered and written at the end of the loop's turn,
-        at most every ``WRITE_INTERVAL`` (10 ms), or as soon as :attr:`files` is read. A burst
+        at most every ``WRITE_INTERVAL`` (50 ms), or as soon as :attr:`files` is read. A burst
         taken inside :meth:`batch` tells subscribers once. Raises
         :class:`~batchkit.errors.RunError` for a fact about a file the run does not have; such a
         fact is neither folded nor logged.
@@ -247,6 +265,27 @@ class BatchRun(FactMaker):
         if type(fact) is TickFact and outcome is not Outcome.APPLIED:
             return False  # an idle tick: replaying without it gives the same table
         self._record(fact, outcome)
+        self._may_end = True
+        return self._applied(outcome)
+
+    def apply_event(self, event: ServerEvent, *, received_at: datetime | None = None) -> bool:
+        """Fold a message from the socket (already a validated contract model).
+
+        The hot path of a live run: no fact model is built for it unless a log needs its line.
+        """
+        if not isinstance(event, EventModel):
+            raise TypeError(f"expected a parsed server event, got {type(event).__name__}")
+        at = stamp(received_at)
+        outcome = self._fold.apply_event(event, at)
+        if self._log is None:
+            self._history.append_event(event, at, outcome.value, self._fold.row)
+        else:
+            self._record(EventFact.model_construct(received_at=at, event=event), outcome)
+        # A progress event cannot finish a file: it never confirms or fails a step of its own.
+        self._may_end = self._may_end or type(event) not in _PROGRESS_EVENTS
+        return self._applied(outcome)
+
+    def _applied(self, outcome: Outcome) -> bool:
         changed = outcome is Outcome.APPLIED
         if changed:
             self._version += 1
@@ -291,7 +330,8 @@ class BatchRun(FactMaker):
         self._unpublished = False
         self._fold.dirty = set()
         # A file's final state is written at once, so a held frame ends exact.
-        final = any(self._fold.status(row).terminal for row in dirty)
+        may_end, self._may_end = self._may_end, False
+        final = self._settle_rows(dirty if may_end else dirty & self._terminal)
         self._frame.update(dirty, at_once=final)
         for subscriber in tuple(self._subscribers):
             try:
@@ -302,6 +342,22 @@ class BatchRun(FactMaker):
         if self._waiters and self.done:
             for waiter in self._waiters:
                 _settle(waiter)
+
+    def _settle_rows(self, rows: Iterable[int]) -> bool:
+        """Note which of ``rows`` are finished now; True when one of them just finished.
+
+        Only these rows can have changed between finished and not: a progress event can never
+        finish a file, so after one only the finished rows it touched (a file failed for
+        silence, revived by news) are looked at again.
+        """
+        finished = False
+        for row in rows:
+            if self._fold.status(row).terminal:
+                finished = finished or row not in self._terminal
+                self._terminal.add(row)
+            else:
+                self._terminal.discard(row)
+        return finished
 
     @property
     def log(self) -> FactLog | None:

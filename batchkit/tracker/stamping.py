@@ -11,13 +11,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from batchkit.contract.events import EventModel, ServerEvent
 from batchkit.contract.rest import BatchStatusResponse, StoryResponse
 from batchkit.contract.wire import as_utc
 from batchkit.tracker.facts import (
     BatchCreatedFact,
     BatchFailedFact,
-    EventFact,
     Fact,
     FollowStoppedFact,
     RegenerateFact,
@@ -45,13 +43,6 @@ class FactMaker:
     if TYPE_CHECKING:
 
         def apply(self, fact: Fact) -> bool: ...
-
-    def apply_event(self, event: ServerEvent, *, received_at: datetime | None = None) -> bool:
-        """Fold a message from the socket."""
-        if not isinstance(event, EventModel):
-            raise TypeError(f"expected a parsed server event, got {type(event).__name__}")
-        # The event is already a validated contract model: skip validating it a second time.
-        return self.apply(EventFact.model_construct(received_at=stamp(received_at), event=event))
 
     def apply_status(
         self, status: BatchStatusResponse, *, received_at: datetime | None = None

@@ -25,15 +25,13 @@ from batchkit.contract.limits import PipelineStep
 from batchkit.tracker.machine import (
     STEP_TRANSITIONS,
     Evidence,
-    FileOutcome,
     FileStatus,
     StepStatus,
     file_status,
-    shown_step_status,
 )
 
 if TYPE_CHECKING:
-    from batchkit.tracker.facts import EventFact
+    from batchkit.tracker.pipeline import StoryEvent
 
 __all__ = [
     "STEP_ORDER",
@@ -111,11 +109,12 @@ class RunSteps:
     reportable: frozenset[PipelineStep]
     events_confirm: bool
     """The server's events confirm the work they report (reference); else they only claim it."""
+    needed: tuple[PipelineStep, ...] = field(init=False)
+    """The steps a story must have confirmed to be done (asked for on every event: kept)."""
 
-    @property
-    def needed(self) -> tuple[PipelineStep, ...]:
-        """The steps a story must have confirmed to be done."""
-        return tuple(s for s in self.enabled if s in self.reportable)
+    def __post_init__(self) -> None:
+        needed = tuple(s for s in self.enabled if s in self.reportable)
+        object.__setattr__(self, "needed", needed)
 
 
 @dataclass(slots=True, eq=False)
@@ -164,7 +163,9 @@ class StoryTrack:
     attempt_ts: datetime | None = None
     high_seq: int | None = None
     high_ts: datetime | None = None
-    history: deque[EventFact] = field(default_factory=lambda: deque(maxlen=HISTORY_KEPT))
+    history: deque[tuple[datetime, StoryEvent]] = field(
+        default_factory=lambda: deque(maxlen=HISTORY_KEPT)
+    )
     """The attempt's latest events, re-applied when a regeneration's start arrives after some
     of its own events. Bounded: socket.io keeps order on a connection, so such reordering is a
     few events deep, and an unbounded history made the garbage collector walk every event."""
@@ -422,90 +423,3 @@ class FileTrack:
         alive = [s for s in self.stories.values() if s.failure(self.steps) is None]
         pool = alive or list(self.stories.values())
         return max(pool, key=lambda s: (len(s.evidence), sum(s.progress.values()), -s.order))
-
-    def failure(self) -> tuple[str, str, datetime] | None:
-        """Why this file failed, as (what failed, message, when), or None if it did not."""
-        if self.rejection is not None:
-            return ("rejected", self.rejection, self.planned_at)
-        if self.upload_failed and self.upload_error is not None:
-            return ("upload", *self.upload_error)
-        if self.completed():
-            return None
-        lead = self.lead()
-        if self.every_story_failed() and lead is not None:
-            return lead.failure(self.steps)
-        for key in (ERROR_BATCH, ERROR_STOPPED, ERROR_SILENT):
-            if key in self.soft_errors:
-                return (key, *self.soft_errors[key])
-        return None
-
-    def step_statuses(self, status: FileStatus) -> dict[PipelineStep, StepStatus]:
-        """Every step of the pipeline as shown, in pipeline order."""
-        outcome = (
-            FileOutcome.COMPLETED
-            if status is FileStatus.COMPLETED
-            else FileOutcome.FAILED
-            if status is FileStatus.FAILED
-            else FileOutcome.RUNNING
-        )
-        lead = self.lead()
-        enabled, reportable = self.steps.enabled, self.steps.reportable
-        shown: dict[PipelineStep, StepStatus] = {}
-        for step in STEP_ORDER:
-            evidence = Evidence.NONE if lead is None else lead.step_evidence(step)
-            whole = self.records_done_at is not None or (lead and lead.done_by_server)
-            if whole and step in enabled:
-                evidence = Evidence.CONFIRMED  # the server says the whole story completed
-            shown[step] = shown_step_status(
-                evidence, outcome, enabled=step in enabled, reportable=step in reportable
-            )
-        return shown
-
-    def upload_status(self) -> UploadStatus:
-        if self.rejection is not None:
-            return UploadStatus.REJECTED
-        if self.uploaded or self.batch_id is not None:
-            return UploadStatus.UPLOADED
-        if self.upload_error is not None:
-            return UploadStatus.FAILED
-        if self.upload_sent > 0:
-            return UploadStatus.UPLOADING
-        return UploadStatus.PENDING
-
-    def finished_at(self, status: FileStatus) -> datetime | None:
-        """When the file became terminal, as far as the facts say."""
-        if status is FileStatus.FAILED:
-            failure = self.failure()
-            return None if failure is None else failure[2]
-        if status is not FileStatus.COMPLETED:
-            return None
-        story = self.completed_story()
-        if story is not None:
-            return story.finished_at(self.steps)
-        return self.records_done_at
-
-    def shown_step(self, status: FileStatus) -> PipelineStep | None:
-        """The step to show: the one under way, or the one that failed; None otherwise."""
-        lead = self.lead()
-        if lead is None or status not in (FileStatus.PROCESSING, FileStatus.FAILED):
-            return None
-        if status is FileStatus.FAILED:
-            failure = lead.failure(self.steps)
-            if failure is not None and failure[0] in _STEP_VALUES:
-                return PipelineStep(failure[0])
-        for step in self.steps.enabled:
-            if lead.step_evidence(step) is not Evidence.CONFIRMED:
-                return step if lead.evidence or status is FileStatus.PROCESSING else None
-        return None
-
-    def shown_progress(self, status: FileStatus, step: PipelineStep | None) -> float | None:
-        """The done fraction of the shown step (1.0 once the file is completed)."""
-        if status is FileStatus.COMPLETED:
-            return 1.0
-        lead = self.lead()
-        if step is None or lead is None:
-            return None
-        return lead.progress.get(step, 0.0)
-
-
-_STEP_VALUES: Final = frozenset(step.value for step in STEP_ORDER)
