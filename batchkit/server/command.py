@@ -10,6 +10,7 @@ from pathlib import Path
 
 from batchkit.errors import ConfigError
 from batchkit.server.app import build_application
+from batchkit.server.limit_flags import add_limit_flags, limit_settings
 from batchkit.server.serving import ServingServer, bind_socket
 from batchkit.server.settings import ServerSettings
 
@@ -63,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME:PASSWORD",
         help="a user to create (default: 'demo' with a printed random password)",
     )
+    add_limit_flags(parser)
     return parser
 
 
@@ -83,6 +85,7 @@ def main(argv: list[str]) -> int:
             fail_rates=dict(args.fail_rate),
             seed=args.seed,
             users=users,
+            **limit_settings(args),
         )
         sock = bind_socket(settings.host, settings.port)
     except (ConfigError, OSError) as exc:
