@@ -143,7 +143,7 @@ async def test_batches_per_minute_are_limited_and_replays_do_not_count(
     await alice.http.aclose()
 
 
-async def test_the_client_waits_out_a_429_and_then_reports_it(
+async def test_the_client_reports_a_429_it_cannot_wait_out(
     server_factory: Callable[..., EmbeddedServer],
 ) -> None:
     """batchkit's own client, unchanged: it honours Retry-After, and when the wait is longer than
