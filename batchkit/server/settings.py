@@ -153,7 +153,7 @@ class ServerSettings:
     header_timeout_seconds: float = 15.0
     body_idle_timeout_seconds: float = 30.0
     body_deadline_seconds: float = 600.0
-    refused_body_drain_seconds: float = 5.0
+    refused_body_drain_seconds: float = 30.0
     max_socket_message_bytes: int = 64 * _KiB
     max_connections: int = 512
     max_story_content_chars: int = 1 * _MiB
