@@ -238,6 +238,10 @@ class StoryResponse(WireModel):
     id: str = Field(alias="_id")
     title: str
     generated_content: str | None = Field(default=None, repr=False)
+    generated_content_length: int | None = None
+    """EXT: characters of the whole story text (``None``: no text yet)."""
+    generated_content_omitted: bool = False
+    """EXT: the text is longer than the server returns here; ``files.generatedFile`` has it."""
     custom_prompt: str | None = None
     status: StoryFlags
     metadata: StoryMetadata = Field(default_factory=StoryMetadata)

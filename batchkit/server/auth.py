@@ -1,4 +1,8 @@
-"""Access tokens: HS256 JWTs whose secret lives in the data directory, so restarts keep them."""
+"""Access tokens: HS256 JWTs whose secret lives in the data directory, so restarts keep them.
+
+Each token carries its user's token generation (claim ``gen``); changing the password or
+removing the user bumps the generation, which revokes every token issued before.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import jwt
 
 from batchkit.errors import AuthError
 
-__all__ = ["IssuedTokens", "TokenService", "kept_secret", "load_or_create_secret"]
+__all__ = ["IssuedTokens", "TokenClaims", "TokenService", "kept_secret", "load_or_create_secret"]
 
 _ALGORITHM = "HS256"
 _ACCESS = "access"
@@ -35,6 +39,7 @@ def kept_secret(path: Path, make: Callable[[], str]) -> str:
     except FileNotFoundError:
         secret = ""
     if secret:
+        os.chmod(path, 0o600)  # one written by an older version may be readable by others
         return secret
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = make()
@@ -42,6 +47,14 @@ def kept_secret(path: Path, make: Callable[[], str]) -> str:
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(secret)
     return secret
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """What a valid access token says: whose it is, and the generation it was issued in."""
+
+    user_id: str
+    generation: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +75,22 @@ class TokenService:
     def __repr__(self) -> str:
         return f"TokenService(ttl_seconds={self._ttl})"
 
-    def issue(self, user_id: str, username: str) -> IssuedTokens:
+    def issue(self, user_id: str, username: str, generation: int = 0) -> IssuedTokens:
         now = datetime.now(UTC)
         expires_at = now + timedelta(seconds=self._ttl)
-        claims = {"sub": user_id, "username": username, "iat": now, "exp": expires_at}
+        claims = {
+            "sub": user_id,
+            "username": username,
+            "gen": generation,
+            "iat": now,
+            "exp": expires_at,
+        }
         access = jwt.encode({**claims, "typ": _ACCESS}, self._secret, algorithm=_ALGORITHM)
         refresh = jwt.encode({**claims, "typ": _REFRESH}, self._secret, algorithm=_ALGORITHM)
         return IssuedTokens(access, refresh, self._ttl, expires_at)
 
-    def user_id(self, token: str) -> str:
-        """The user id an access token was issued to; :class:`AuthError` when it is not valid."""
+    def claims(self, token: str) -> TokenClaims:
+        """Whose access token this is; :class:`AuthError` when it is not valid."""
         try:
             claims = jwt.decode(
                 token,
@@ -85,5 +104,7 @@ class TokenService:
             raise AuthError("the token is not valid", status=401) from None
         if claims.get("typ") != _ACCESS or not isinstance(claims.get("sub"), str):
             raise AuthError("the token is not an access token", status=401)
-        user_id: str = claims["sub"]
-        return user_id
+        generation = claims.get("gen", 0)  # tokens from before generations existed: the first
+        if not isinstance(generation, int) or isinstance(generation, bool):
+            raise AuthError("the token is not valid", status=401)
+        return TokenClaims(claims["sub"], generation)

@@ -12,14 +12,16 @@ from typing import Final
 from batchkit.errors import ConfigError
 from batchkit.server.accounts import DEMO_USER, demo_password
 from batchkit.server.app import build_application
+from batchkit.server.limit_flags import add_limit_flags, limit_settings
 from batchkit.server.serving import ServingServer, bind_socket
-from batchkit.server.settings import ServerSettings
+from batchkit.server.settings import LIMITS, ServerSettings
 
 __all__ = ["FLAGS", "main"]
 
 FLAGS: Final = {
     "host": "--host", "port": "--port", "data_dir": "--data-dir", "pace": "--pace",
     "workers": "--workers", "fail_rates": "--fail-rate", "seed": "--seed", "users": "--user",
+    "removed_users": "--remove-user", **{name: "--" + name.replace("_", "-") for name in LIMITS},
 }  # fmt: skip
 """The flag of each setting a :class:`ConfigError` can name (see ``ConfigError.worded``)."""
 
@@ -82,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a user to create, or whose password to reset; repeatable (default: 'demo', with "
         "a random password made once and kept in DATA_DIR/demo-password)",
     )
+    add_limit_flags(parser)
     return parser
 
 
@@ -99,6 +102,7 @@ def main(argv: list[str]) -> int:
             fail_rates=dict(args.fail_rate),
             seed=args.seed,
             users=dict(args.user),
+            **limit_settings(args),
         )
         if not settings.users:
             settings = _with_demo_user(settings)

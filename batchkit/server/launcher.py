@@ -239,13 +239,15 @@ def start_embedded_server(
     fail_rates: Mapping[str, float] | None = None,
     seed: int | None = None,
     engines: Engines | None = None,
+    **options: Any,
 ) -> EmbeddedServer:
     """Start a reference server on a free loopback port and return it, listening.
 
     Without ``users`` a ``demo`` user is made, its password kept in the data directory (see
     :func:`~batchkit.server.accounts.demo_password`); ``credentials`` is the first user either
     way. Without ``data_dir`` a temporary directory is used and deleted on
-    :meth:`EmbeddedServer.stop`.
+    :meth:`EmbeddedServer.stop`. Any other keyword is a :class:`ServerSettings` field (a limit,
+    say: ``max_json_body_bytes=4096``).
     """
     if users and not all(name and password for name, password in users.items()):
         raise ConfigError("every user needs a name and a password", field="users")
@@ -262,6 +264,7 @@ def start_embedded_server(
         seed=seed,
         users=accounts,
         engines=engines,
+        **options,
     )
     username, password = next(iter(accounts.items()))
     server = EmbeddedServer(settings, Credentials(username, password), owns_data_dir=owns)
