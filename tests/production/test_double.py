@@ -654,7 +654,7 @@ async def test_a_server_that_keeps_dropping_sockets_drops_each_one_after_connect
         for _ in range(2):  # a valid token, accepted, then dropped by the server each time
             listener = Listener()
             await listener.sio.connect(prod.url, auth={"token": token}, transports=["websocket"])
-            await listener.wait_until(lambda: bool(listener.disconnects))
+            await listener.wait_until(lambda heard=listener: bool(heard.disconnects))
             assert listener.disconnects == [listener.sio.reason.SERVER_DISCONNECT]
     finally:
         prod.drop_sockets_after(None)
