@@ -11,7 +11,8 @@ Every function takes a live :class:`~batchkit.tracker.BatchRun` or the directory
   :class:`ComparisonMatrix`, and marks kept with the runs: :func:`save_mark`,
   :func:`read_marks`; media kept next to the runs by :func:`fetch_media`;
 * pictures: :func:`plot_timeline`, :func:`plot_step_durations`, :func:`plot_comparison`;
-* files: :func:`export` (CSV, Parquet, Excel when openpyxl is installed).
+* files: :func:`export` (CSV, Parquet, Excel when openpyxl is installed) and :func:`report`
+  (one self-contained HTML file that opens with no network and no kernel).
 
 Only :func:`fetch_media` and :func:`open_matrix` use the network (through a
 :class:`~batchkit.client.StoryClient`); no widgets here (:func:`batchkit.widgets.matrix_view`
@@ -34,6 +35,7 @@ from batchkit.analysis.media_fetch import MediaFetch, fetch_media, open_matrix
 from batchkit.analysis.media_store import MEDIA_FOLDER, StoryMedia, cached_media
 from batchkit.analysis.outcomes import failure_table, status_counts
 from batchkit.analysis.plots import plot_comparison, plot_step_durations, plot_timeline
+from batchkit.analysis.report_page import MEDIA_MODES, ReportMedia, report
 from batchkit.analysis.sources import (
     RunLike,
     as_run,
@@ -48,6 +50,7 @@ __all__ = [
     "EXPORT_FORMATS",
     "MARKS_FILE",
     "MEDIA_FOLDER",
+    "MEDIA_MODES",
     "NOTE_MAX",
     "STAGES",
     "ComparisonMatrix",
@@ -57,6 +60,7 @@ __all__ = [
     "MatrixColumn",
     "MediaFetch",
     "Rating",
+    "ReportMedia",
     "RunLike",
     "StoryMedia",
     "as_run",
@@ -73,6 +77,7 @@ __all__ = [
     "plot_step_durations",
     "plot_timeline",
     "read_marks",
+    "report",
     "run_directory",
     "run_marks",
     "run_metadata",
