@@ -178,6 +178,14 @@ def test_the_report_opens_offline_with_every_picture_and_clip(
     opened.page.get_by_label("only documents that failed somewhere").check()
     assert opened.page.locator(".bk-mx-row:visible").count() == 1
     opened.page.screenshot(path=folder / "only-failures.png")
+    # From 320 px the page never scrolls sideways (wide tables scroll in their own regions), and
+    # a reader whose system is dark gets it dark.
+    opened.page.set_viewport_size({"width": 320, "height": 900})
+    opened.page.emulate_media(color_scheme="dark")
+    assert opened.page.evaluate("document.documentElement.scrollWidth") <= 320
+    background = opened.page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(22, 24, 28)", background
+    opened.page.screenshot(path=folder / "report-320px-dark.png")
     # Two runs of the four samples, media embedded and made small: about a megabyte a run.
     assert 200_000 < size < 4_000_000, size
 
