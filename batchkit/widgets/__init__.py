@@ -11,10 +11,13 @@ shows, and carries CSS classes (``bk-...``) that browser tests select on.
 * :func:`progress_view` → :class:`ProgressView`: a run's progress, at most ``max_rate``
   redraws a second, the final state at once.
 * :class:`Notifier`, :func:`confirm`, :class:`Busy`: notices, confirmations, busy buttons.
+* :func:`matrix_view` → :class:`MatrixView`: a :class:`~batchkit.analysis.ComparisonMatrix`
+  (documents × runs) with its pictures, sound, filters and marks.
 """
 
 from batchkit.widgets.chunked_upload import CHUNK_BYTES, ChunkedUpload
 from batchkit.widgets.config_form import ConfigForm, config_form
+from batchkit.widgets.matrix import MatrixView, matrix_view
 from batchkit.widgets.notify import Busy, Level, Notice, Notifier, ask, close_tree, confirm
 from batchkit.widgets.progress_view import ProgressView, progress_view
 from batchkit.widgets.throttle import Flusher, set_changed
@@ -30,6 +33,7 @@ __all__ = [
     "FileEntry",
     "Flusher",
     "Level",
+    "MatrixView",
     "Notice",
     "Notifier",
     "ProgressView",
@@ -39,6 +43,7 @@ __all__ = [
     "close_tree",
     "config_form",
     "confirm",
+    "matrix_view",
     "progress_view",
     "set_changed",
     "upload_zone",
