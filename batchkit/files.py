@@ -46,7 +46,8 @@ _TEXT_BOMS: Final = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _TEXT_CONTROLS: Final = frozenset(b"\t\n\r\f\x1b\x08")
 # Signatures made of ordinary letters: a text may start with them, so for a .txt they only count
 # when the rest of the head is not text either.
-_WEAK_SIGNATURES: Final = (b"MZ", b"ID3", b"RIFF", b"GIF8")
+_WEAK_SIGNATURES: Final = (b"MZ", b"ID3", b"RIFF", b"GIF8", b"OggS", b"fLaC", b"\xff\xfb")
+"""Signatures a text could start with: such a file is judged by whether it reads as text."""
 
 
 class DocumentKind(StrEnum):

@@ -19,6 +19,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from batchkit.contract.signatures import media_format
+
 __all__ = [
     "MIME_TYPES",
     "Media",
@@ -43,15 +45,6 @@ MIME_TYPES: Final = {
 }
 """The media formats a page can show, by :func:`media_format` name."""
 
-_SIGNATURES: Final = (
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"\xff\xd8\xff", "jpeg"),
-    (b"GIF8", "gif"),
-    (b"ID3", "mp3"),
-    (b"\xff\xfb", "mp3"),
-    (b"OggS", "ogg"),
-    (b"fLaC", "flac"),
-)
 _CLIP_RATE: Final = 8000
 _MULAW: Final = 7  # WAVE_FORMAT_MULAW
 _BIAS: Final = 0x84
@@ -68,21 +61,6 @@ class Media:
 
     def __repr__(self) -> str:  # never the bytes themselves
         return f"Media({self.mime}, {len(self.data):,} bytes)"
-
-
-def media_format(data: bytes, url: str = "") -> str:
-    """The format of media ``data`` (``png``, ``wav``...), by its first bytes, else the URL's
-    suffix (``""`` when neither says)."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        return "wav"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    for signature, name in _SIGNATURES:
-        if data.startswith(signature):
-            return name
-    suffix = url.rsplit("?", 1)[0].rsplit("/", 1)[-1]
-    suffix = suffix.rsplit(".", 1)[-1].lower() if "." in suffix else ""
-    return "jpeg" if suffix == "jpg" else suffix
 
 
 def as_media(data: bytes, url: str = "") -> Media:
