@@ -142,26 +142,26 @@ def assert_stored_intact(server: EmbeddedServer, original: Path) -> None:
 def choose_and_drop_files(page: Page, documents: Documents, screenshots: Screenshots) -> None:
     """Pick files in the file dialog, see the bad ones refused inline, drop one more; return once
     the kernel holds every good file."""
-    zone = page.locator(".bk-upload-zone")
+    zone = page.locator(".bk-documents")
     chosen = [documents.big, documents.word_file, *documents.bad]
     page.locator(".bk-file-input").set_input_files(chosen)
     for bad, reason in zip(documents.bad, BAD_REASONS, strict=True):
-        row = page.locator(".bk-file-row.bk-file-rejected", has_text=bad.name)
-        expect(row.locator(".bk-file-error")).to_contain_text(reason, timeout=10_000)
+        row = page.locator("tr.bk-row-check-rejected", has_text=bad.name)
+        expect(row.locator(".bk-check-rejected")).to_contain_text(reason, timeout=10_000)
     screenshots.take("bad-files-rejected", focus=zone)
 
     drop_file(page, documents.dropped_name, documents.dropped_text)
     for name in documents.good_names:
-        row = page.locator(".bk-file-row", has_text=name)
-        expect(row).to_have_class(re.compile(r"\bbk-file-accepted\b"), timeout=UPLOAD_MS)
-    expect(page.locator(".bk-file-row.bk-file-accepted")).to_have_count(3)
+        row = page.locator("tr.bk-row", has_text=name)
+        expect(row).to_have_class(re.compile(r"\bbk-row-check-accepted\b"), timeout=UPLOAD_MS)
+    expect(page.locator("tr.bk-row-check-accepted")).to_have_count(3)
     screenshots.take("files-in-the-kernel", focus=zone)
 
 
 def start_story_only_batch(page: Page, screenshots: Screenshots) -> None:
     """Unfold the settings, turn images and audio off, press Start."""
     # A 10 MiB text's images and audio would take minutes: the story step alone for this run.
-    page.locator(".bk-settings").get_by_text("Settings", exact=True).click()
+    page.locator(".bk-settings-toggle button").click()
     for control in ("generate-images", "generate-audio"):
         page.locator(f".bk-control-{control} input[type=checkbox]").uncheck()
     screenshots.take("settings", focus=page.locator(".bk-config-form"))
@@ -170,23 +170,24 @@ def start_story_only_batch(page: Page, screenshots: Screenshots) -> None:
 
 def follow_batch_to_the_end(page: Page, documents: Documents, screenshots: Screenshots) -> None:
     """The progress table shows each good file completed, then the page its green final state."""
-    progress = page.locator(".bk-progress", has_text=documents.big.name)
-    table = progress.locator(".bk-progress-table")
-    expect(table).to_be_visible(timeout=30_000)
-    screenshots.take("batch-running", focus=progress)
+    table = page.locator(".bk-file-table")
+    overview = page.locator(".bk-overview")
+    expect(overview.locator("[role=progressbar]")).to_be_visible(timeout=30_000)
+    screenshots.take("batch-running", focus=overview)
     for name in documents.good_names:
         row = table.locator("tr", has_text=name)
         expect(row.locator(".bk-status")).to_have_text(re.compile("completed"), timeout=BATCH_MS)
-    expect(table.locator("tbody tr")).to_have_count(3)  # the rejected files were never sent
-    expect(progress).to_have_class(re.compile(r"\bbk-final-ok\b"), timeout=10_000)
-    expect(progress).to_contain_text("Done: all 3 files completed")
+    # The same five rows as before the run: the rejected files stay, never sent.
+    expect(table.locator("tbody tr")).to_have_count(5)
+    expect(overview.locator(".bk-overall.bk-final-ok")).to_be_visible(timeout=10_000)
+    expect(overview).to_contain_text("Done: all 3 files completed")
     header = page.locator(".bk-header")
-    expect(header).to_contain_text("status: done: all 3 files completed", timeout=10_000)
-    screenshots.take("batch-done", focus=progress)
-    for name in documents.good_names:  # both legs of each upload, as the file list shows them
-        legs = page.locator(".bk-file-row", has_text=name).locator(".bk-file-legs")
-        expect(legs).to_contain_text(re.compile(r"kernel ✓ · server ✓"), timeout=10_000)
-    screenshots.take("uploads-after-the-run", focus=page.locator(".bk-upload-zone"))
+    expect(header).to_contain_text("Status: done: all 3 files completed", timeout=10_000)
+    screenshots.take("batch-done", focus=overview)
+    for name in documents.good_names:  # both legs of each upload, as one progress
+        upload = table.locator("tr", has_text=name).locator(".bk-meter-words")
+        expect(upload).to_have_text("on the server", timeout=10_000)
+    screenshots.take("uploads-after-the-run", focus=table)
 
 
 def test_a_user_runs_a_batch_from_the_workbench(
