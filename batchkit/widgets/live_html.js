@@ -56,6 +56,7 @@ function morph(parent, model) {
 function render({ model, el }) {
   const root = document.createElement("div");
   root.className = "bk-live-html";
+  root.tabIndex = -1; // the kernel may hand it the focus (a button it pressed went away)
   root.setAttribute("data-lm-suppress-shortcuts", "true");
   el.append(root);
   let after = null; // where the focus goes when the focused row goes (a removed file)
@@ -92,12 +93,18 @@ function render({ model, el }) {
     model.send({ type: "action", action: button.dataset.action, key: button.dataset.key || "" });
   };
 
+  const onMessage = (msg) => {
+    if (msg && msg.do === "focus") root.focus();
+  };
+
   draw();
   root.addEventListener("click", onClick);
   model.on("change:html", draw);
+  model.on("msg:custom", onMessage);
   return () => {
     root.removeEventListener("click", onClick);
     model.off("change:html", draw);
+    model.off("msg:custom", onMessage);
   };
 }
 

@@ -48,6 +48,10 @@ class LiveHTML(anywidget.AnyWidget):
         for callback in tuple(self._actions):
             callback(action, key)
 
+    def focus(self) -> None:
+        """Move the keyboard focus to this part of the page."""
+        self.send({"do": "focus"})
+
     def _message(self, _widget: object, content: Any, _buffers: object) -> None:
         if not isinstance(content, dict) or content.get("type") != "action":
             logger.warning("ignored a malformed message from the page: %r", content)
