@@ -258,7 +258,7 @@ class BatchView:
 
     def _caption(self, rows: list[TableRow], join: RunJoin | None) -> str:
         entries = self._zone.entries if self._zone is not None else ()
-        chosen = [e for e in entries if e.chosen]
+        chosen = [e for e in entries if e.chosen and (join is None or not e.sent)]
         counts = Counter(e.state for e in chosen)
         summary = render.choice_summary(
             [
@@ -270,9 +270,9 @@ class BatchView:
         )
         if join is None:
             return f"Files: {summary}" if summary else "Files"
-        return f"Files of this run ({len(join.snapshot.files)})" + (
-            f"; in the list: {summary}" if summary and entries else ""
-        )
+        files = len(join.snapshot.files)
+        caption = f"This run: {files} file{'s' if files != 1 else ''}"
+        return f"{caption} · new in the list: {summary}" if summary else caption
 
     def show(self, snapshot: RunSnapshot | None) -> None:
         """Put ``snapshot`` (and the zone's files) on the widgets, sending only what changed."""

@@ -11,8 +11,6 @@ function render({ model, el }) {
   label.className = "bk-disclosure-label";
   button.append(mark, label);
   el.append(button);
-  // JupyterLab's shortcuts (Enter: edit the cell) must not take this button's Enter and Space.
-  el.setAttribute("data-lm-suppress-shortcuts", "true");
 
   const sync = () => {
     const open = Boolean(model.get("expanded"));

@@ -57,7 +57,6 @@ function render({ model, el }) {
   const root = document.createElement("div");
   root.className = "bk-live-html";
   root.tabIndex = -1; // the kernel may hand it the focus (a button it pressed went away)
-  root.setAttribute("data-lm-suppress-shortcuts", "true");
   el.append(root);
   let after = null; // where the focus goes when the focused row goes (a removed file)
 
@@ -97,6 +96,25 @@ function render({ model, el }) {
     if (msg && msg.do === "focus") root.focus();
   };
 
+  // Keys typed in the workbench are the page's: JupyterLab's notebook shortcuts (a letter typed
+  // in a dropdown to pick an option turned the cell into Markdown: "M") must not take them.
+  // Lab hears keys as they bubble up to the document; the page keeps its own, but lets Escape
+  // (back to the notebook) and keys with Ctrl or Cmd (Ctrl+S saves) through.
+  const keep = (event) => {
+    if (event.key === "Escape" || event.ctrlKey || event.metaKey) return;
+    event.stopPropagation();
+  };
+  let page = null;
+  const claimKeys = (tries) => {
+    const found = el.closest(".bk-workbench");
+    if (found && !found.hasAttribute("data-bk-keys")) {
+      found.setAttribute("data-bk-keys", "page");
+      found.addEventListener("keydown", keep);
+      page = found;
+    } else if (!found && tries > 0) requestAnimationFrame(() => claimKeys(tries - 1));
+  };
+  requestAnimationFrame(() => claimKeys(60));
+
   draw();
   root.addEventListener("click", onClick);
   model.on("change:html", draw);
@@ -105,6 +123,10 @@ function render({ model, el }) {
     root.removeEventListener("click", onClick);
     model.off("change:html", draw);
     model.off("msg:custom", onMessage);
+    if (page) {
+      page.removeEventListener("keydown", keep);
+      page.removeAttribute("data-bk-keys");
+    }
   };
 }
 

@@ -4,7 +4,6 @@
 function render({ model, el }) {
   const root = document.createElement("div");
   root.className = "bk-media-view";
-  root.setAttribute("data-lm-suppress-shortcuts", "true");
   const gallery = document.createElement("ul");
   gallery.className = "bk-media-images";
   const players = document.createElement("div");

@@ -124,8 +124,12 @@ async function send(model, transfer, timeouts) {
 function render({ model, el }) {
   const root = document.createElement("div");
   root.className = "bk-upload";
-  // JupyterLab's keyboard shortcuts (Enter: edit the cell) must not take our Enter and Space.
-  root.setAttribute("data-lm-suppress-shortcuts", "true");
+  // JupyterLab's notebook shortcuts must not take the keys pressed here (Enter, Space, letters);
+  // Escape and keys with Ctrl or Cmd (Ctrl+S saves) still reach it.
+  const keep = (event) => {
+    if (event.key !== "Escape" && !event.ctrlKey && !event.metaKey) event.stopPropagation();
+  };
+  root.addEventListener("keydown", keep);
   const zone = document.createElement("div");
   zone.className = "bk-drop-zone";
   const hint = document.createElement("span");
@@ -287,6 +291,7 @@ function render({ model, el }) {
   model.on("change:accept", sync);
 
   return () => {
+    root.removeEventListener("keydown", keep);
     model.off("msg:custom", onMessage);
     model.off("destroy", onDestroy);
     model.off("comm:close", onDestroy);

@@ -25,12 +25,16 @@ CHUNK = 1000
 
 HARNESS = """<!doctype html><html><body><div id="host"></div><script type="module">
 class Model {
-  constructor(state) { this.state = {...state}; this.handlers = {}; this.sent = []; this.broken = false; }
+  constructor(state) {
+    this.state = {...state}; this.handlers = {}; this.sent = []; this.broken = false;
+  }
   get(key) { return this.state[key]; }
   set(key, value) { this.state[key] = value; this.emit(`change:${key}`); }
   save_changes() {}
   on(name, callback) { (this.handlers[name] ||= []).push(callback); }
-  off(name, callback) { this.handlers[name] = (this.handlers[name] || []).filter((h) => h !== callback); }
+  off(name, callback) {
+    this.handlers[name] = (this.handlers[name] || []).filter((h) => h !== callback);
+  }
   emit(name, ...args) { for (const h of [...(this.handlers[name] || [])]) h(...args); }
   send(content, callbacks, buffers) {
     if (this.broken) throw new Error("Cannot send: the comm is closed");
@@ -39,7 +43,8 @@ class Model {
 }
 const module = await import("/upload.js");
 window.model = new Model(window.initialState);
-window.cleanup = module.default.render({ model: window.model, el: document.getElementById("host") });
+const host = document.getElementById("host");
+window.cleanup = module.default.render({ model: window.model, el: host });
 window.ready = true;
 </script></body></html>"""
 
@@ -245,7 +250,7 @@ def test_every_answer_starts_the_wait_afresh(js_page: Page) -> None:
 def test_after_one_file_times_out_the_next_has_a_fate_of_its_own(js_page: Page) -> None:
     render(js_page, timeouts={"ready": 10_000, "ack": 10_000, "done": 10_000})
     choose(js_page, ("first.txt", b"x" * 10), ("second.txt", b"y" * 10))
-    [first] = wait_sent(js_page, 1)
+    assert wait_sent(js_page, 1)[0]["name"] == "first.txt"
     js_page.clock.run_for(11_000)
     messages = wait_sent(js_page, 3)
     assert messages[1]["type"] == "cancel"
