@@ -29,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -168,18 +167,21 @@ def in_browser(samples: int) -> dict[str, list[dict[str, float]]]:
     if not chromium:
         raise RuntimeError("Chromium not found (apt-get install chromium)")
     found: dict[str, list[dict[str, float]]] = {"page.ipynb": [], "bare.ipynb": []}
-    with tempfile.TemporaryDirectory(prefix="batchkit-open-") as folder, _lab(Path(folder)) as lab:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=chromium, headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
-            )  # fmt: skip
-            try:
-                for _ in range(samples):  # alternating: the same load on both sides
-                    for notebook in found:
-                        found[notebook].append(_sample(browser, lab, notebook))
-            finally:
-                browser.close()
+    with (
+        tempfile.TemporaryDirectory(prefix="batchkit-open-") as folder,
+        _lab(Path(folder)) as lab,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
+        )  # fmt: skip
+        try:
+            for _ in range(samples):  # alternating: the same load on both sides
+                for notebook in found:
+                    found[notebook].append(_sample(browser, lab, notebook))
+        finally:
+            browser.close()
     return found
 
 
