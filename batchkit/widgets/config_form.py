@@ -120,7 +120,7 @@ class ConfigForm:
         )
         self.widget.add_class("bk-config-form")
         self.refresh_presets()
-        self._validate()
+        self.set_file_names([])  # says what the per-file part is for, before any file comes
 
     # ------------------------------------------------------------ building
     def _presets_box(self) -> widgets.Box:
@@ -190,10 +190,10 @@ class ConfigForm:
         return section
 
     # ------------------------------------------------------------ per-file titles and prompts
-    def set_file_names(self, names: Iterable[str]) -> None:
+    def set_file_names(self, names: Iterable[str], *, redraw: bool = False) -> None:
         """Show a title and a prompt row for each of ``names``, keeping what was typed."""
         wanted = list(dict.fromkeys(names))
-        if wanted == self._names and self._per_file.children:
+        if wanted == self._names and self._per_file.children and not redraw:
             return
         self._names = wanted
         rows, controls = per_file_rows(self._names, self._titles, self._prompts, self.options)
@@ -364,8 +364,7 @@ class ConfigForm:
             self._prompts.update(config.prompts)
         finally:
             self._quiet = False
-        names, self._names = self._names, []
-        self.set_file_names(names)  # redrawn: the rows show the loaded titles and prompts
+        self.set_file_names(self._names, redraw=True)  # the rows show the loaded titles
 
     def on_change(self, callback: ChangeCallback) -> Callable[[], None]:
         """Call ``callback(form)`` after every change of a setting."""

@@ -26,8 +26,8 @@ RUN_MS = 120_000
 MINIMAL_NOTEBOOK = "workbench_only.ipynb"
 
 # Every element inside the page whose right edge passes the page's own (a sideways scroll), and
-# every element whose content is wider than itself with nowhere to scroll. Visually hidden text
-# (clipped to nothing) does not count: nothing of it is seen.
+# every control whose content is taller than its box (it spills over the next one). Visually
+# hidden text (clipped to nothing) does not count: nothing of it is seen.
 OVERFLOW = """() => {
   const page = document.querySelector('.bk-workbench');
   if (!page) return ['no workbench on the page'];
@@ -46,6 +46,13 @@ OVERFLOW = """() => {
     if (box.width === 0 || hidden(el)) continue;
     const past = Math.round(box.right - edge);
     if (past > 0) found.push(`${el.tagName}.${el.className} sticks out ${past} px`);
+  }
+  // A control whose label and input wrapped onto two lines in a box one line high spills
+  // over what is below it.
+  for (const box of page.querySelectorAll('.widget-inline-hbox')) {
+    if (!hidden(box) && box.scrollHeight > box.clientHeight + 2) {
+      found.push(`${box.className} spills ${box.scrollHeight - box.clientHeight} px below`);
+    }
   }
   const scroller = page.closest('.jp-WindowedPanel-outer') || page.closest('.jp-Notebook');
   if (scroller && scroller.scrollWidth > scroller.clientWidth + 1) {

@@ -255,3 +255,23 @@ async def test_wb_files_is_the_raw_live_frame_and_shows_itself_readably(wb: Work
     elapsed = float(files.at[0, "elapsed_s"])
     assert f"<td>{elapsed:.1f}</td>" in html  # rounded for the eye
     assert last_notice(wb)[0] == "success"
+
+
+async def test_closing_the_page_leaves_no_widget_behind(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    from ipywidgets.widgets.widget import _instances
+
+    before = set(_instances)
+    client = StoryClient(server.url, username="ada", password=PASSWORD, env={})
+    async with StoryService(client) as service:
+        wb = Workbench(service, options=await client.options(), presets_dir=tmp_path)
+        wb.add_files(sample_paths()[:2])
+        run = await wb.start()
+        await wb.wait()
+        wb.media.choice.value = str(run.files.at[0, "story_id"])
+        await wb.settled()
+        assert wb.media.view.held_bytes > 0
+        await wb.close()
+    assert set(_instances) - before == set()  # every model, layouts and styles included
+    assert wb.media.view.held_bytes == 0
