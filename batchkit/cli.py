@@ -17,23 +17,39 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("batchkit.server.command", "run the reference Story API server"),
     "run": ("batchkit.headless", "run a batch of documents from the terminal"),
     "lab": ("batchkit.lab", "start the embedded server and JupyterLab on the workbench"),
-    "app": ("batchkit.lab", "the workbench as a standalone page under Voila"),
+    "app": ("batchkit.lab", "the workbench as a standalone page under Voilà"),
 }
+
+
+_ENVIRONMENT: tuple[tuple[str, str], ...] = (
+    ("BATCHKIT_URL", "the Story API (default: none, so batchkit starts an embedded reference "
+     "server)"),
+    ("BATCHKIT_USERNAME, BATCHKIT_PASSWORD", "its login (default: none)"),
+    ("BATCHKIT_TOKEN", "an access token instead of a login (default: none)"),
+    ("BATCHKIT_PROFILE", "reference or production (default: reference)"),
+    ("BATCHKIT_PACE", "the embedded server's seconds per chunk in lab and app (default: 0.05)"),
+)  # fmt: skip
 
 
 def _usage() -> str:
     lines = ["usage: batchkit COMMAND [ARGS...]", "", "commands:"]
     lines += [f"  {name:<8}{help_}" for name, (_, help_) in _COMMANDS.items()]
-    lines += ["", "Run `batchkit COMMAND --help` for a command's options."]
+    lines += ["", "options:", f"  {'-h, --help':<16}show this help and exit"]
+    lines += [f"  {'-V, --version':<16}print batchkit's version and exit", "", "environment:"]
+    lines += [f"  {name}\n      {meaning}" for name, meaning in _ENVIRONMENT]
+    lines += ["", "Run `batchkit COMMAND --help` for a command's options and their defaults."]
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch to a sub-command; exit 2 on a usage error, like argparse."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in {"-h", "--help"}:
+    if not args:
+        print(_usage(), file=sys.stderr)
+        return 2
+    if args[0] in {"-h", "--help"}:
         print(_usage())
-        return 0 if args else 2
+        return 0
     name, rest = args[0], args[1:]
     if name in {"-V", "--version"}:
         from batchkit import __version__

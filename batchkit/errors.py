@@ -27,6 +27,8 @@ Every error has a one-line ``str()`` a user can act on. None of them ever carrie
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 __all__ = [
     "APIError",
     "AuthError",
@@ -68,11 +70,29 @@ class FileRejected(InputError):
 
 
 class ConfigError(InputError):
-    """A setting is out of range, unknown or contradicts another; ``field`` names it."""
+    """A setting is out of range, unknown or contradicts another; ``field`` names it.
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(f"{field}: {message}" if field else message)
+    A message may name other settings, each written ``{name}`` and listed in ``mentions``.
+    ``str()`` shows them as the Python keywords they are (``token=``); :meth:`worded` names them,
+    and the field, the way a front end does (a command line: its flags).
+    """
+
+    def __init__(
+        self, message: str, *, field: str | None = None, mentions: Sequence[str] = ()
+    ) -> None:
+        self.template = message
         self.field = field
+        self.mentions = tuple(mentions)
+        super().__init__(self.worded({}))
+
+    def worded(self, names: Mapping[str, str]) -> str:
+        """The message with each setting named as in ``names`` (the others as in Python)."""
+        text = self.template
+        for setting in self.mentions:
+            text = text.replace(f"{{{setting}}}", names.get(setting, f"{setting}="))
+        if self.field is None:
+            return text
+        return f"{names.get(self.field, self.field)}: {text}"
 
 
 # ---------------------------------------------------------------- transport

@@ -40,7 +40,7 @@ from batchkit.contract.events import (
     parse_event,
     story_room,
 )
-from batchkit.contract.log_redaction import redact_tokens_in_logs
+from batchkit.contract.redaction import redact_tokens_in_logs
 from batchkit.errors import AuthError, BatchkitError, StreamError
 
 __all__ = ["EventStream", "StreamStats"]
@@ -58,6 +58,8 @@ _LOGGERS_THAT_SEE_TOKENS = ("engineio.client", "socketio.client")
 # refusing us (production's missing-token behaviour), whatever the REST check said.
 _QUICK_DROP_SECONDS = 2.0
 _QUICK_DROPS_TO_GIVE_UP = 5
+_SOCKET = "socket.io"
+"""The "method" an error of the event socket names, next to the server's URL."""
 
 
 @dataclass(slots=True)
@@ -290,13 +292,7 @@ class EventStream:
             # nothing about our token, so reconnect as after any other drop.
             logger.info("could not check the token before reconnecting: %s", exc)
         if self._quick_drops >= _QUICK_DROPS_TO_GIVE_UP:
-            self._fail(
-                AuthError(
-                    "the server closes the event socket right after accepting it; "
-                    "its token is probably missing or refused",
-                    status=401,
-                )
-            )
+            self._fail(self._dropping_error())
             return
         delay = self._delay_min
         while not self._closed:
@@ -343,11 +339,34 @@ class EventStream:
         return is_new
 
     # ------------------------------------------------------------ failures and tasks
+    def _dropping_error(self) -> BatchkitError:
+        """Why a server keeps closing the socket right after accepting it."""
+        if not self._token():
+            # Production accepts a socket without a token and closes it at once (§7.5).
+            return AuthError(
+                "the server closes the event socket right after accepting it: the socket has "
+                "no token to send",
+                status=401,
+                method=_SOCKET,
+                url=self._base_url,
+            )
+        # The token was just proven good over REST: the drops are the server's own doing.
+        return StreamError(
+            f"the server at {self._base_url} keeps closing the event socket "
+            f"({self._quick_drops} times in a row, each within {_QUICK_DROP_SECONDS:.0f} s of "
+            "connecting) although it accepts our token; following by polling its REST API"
+        )
+
     def _translate_connect_failure(self, exc: Exception) -> BatchkitError:
         # connect_error also fires when the server is unreachable; only a refused namespace
         # handshake is the server saying no to our token.
         if self._refused is not None and "namespaces failed" in str(exc):
-            return AuthError(f"event socket refused: {self._refused}", status=401)
+            return AuthError(
+                f"event socket refused: {self._refused}",
+                status=401,
+                method=_SOCKET,
+                url=self._base_url,
+            )
         return StreamError(f"could not open the event socket at {self._base_url}: {exc}")
 
     def _fail(self, exc: BatchkitError) -> None:

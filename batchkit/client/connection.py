@@ -19,12 +19,13 @@ from typing import Any, Final
 import httpx
 
 from batchkit import __version__
-from batchkit.client.exchange import api_error, exchange, read_model, redact_url
+from batchkit.client.exchange import api_error, exchange, read_model
 from batchkit.client.retry import Resend, RetryPolicy, parse_retry_after
 from batchkit.client.secret import Secret
 from batchkit.client.settings import ClientSettings, token_renewal_time
 from batchkit.client.uploads import ProgressCallback, open_upload_fields
 from batchkit.config.profiles import Profile
+from batchkit.contract.redaction import redact_url
 from batchkit.contract.rest import LoginRequest, LoginResponse, UserInfo
 from batchkit.errors import (
     APIError,
@@ -41,7 +42,8 @@ __all__ = ["Call", "Connection"]
 
 logger = logging.getLogger("batchkit.client")
 
-_PRODUCTION_NOT_FOUND: Final = "Internal server error"
+_PRODUCTION_NOT_FOUND: Final = frozenset({"Internal server error", "Batch job not found"})
+"""What production answers, with a 500, for an id it does not know (or a batch it lost)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,11 @@ class Connection:
                 logged_in_again = True
                 await self._log_in_again(stale=token)
             except (TransportError, APIError) as error:
+                final = self._final_error(call, error)
+                if final is not error:
+                    # Production's "not found" (a 500 naming the id): asking again cannot help,
+                    # and a follower decides for itself how long a missing batch may stay so.
+                    raise final from error
                 wait = policy.delay(
                     error,
                     resend=call.resend,
@@ -122,10 +129,7 @@ class Connection:
                     retry_after=retry_after,
                 )
                 if wait is None:
-                    final = self._final_error(call, error)
-                    if final is error:
-                        raise  # not "from error": an error must not be its own cause
-                    raise final from error
+                    raise  # not "from error": an error must not be its own cause
                 logger.debug(
                     "try %d of %s failed (%s); next in %.2f s", attempt, call.method, error, wait
                 )
@@ -150,7 +154,7 @@ class Connection:
         logger.debug(
             "%s %s -> %d in %.3f s",
             call.method,
-            redact_url(request.url),
+            redact_url(str(request.url)),
             response.status_code,
             time.perf_counter() - started,
         )
@@ -163,12 +167,12 @@ class Connection:
             and call.names_an_id
             and isinstance(error, ServerError)
             and error.status == 500
-            and error.server_message == _PRODUCTION_NOT_FOUND
+            and error.server_message in _PRODUCTION_NOT_FOUND
         ):
             return error
         return NotFoundError(
-            "not found or not yours (the production server answers both with "
-            f"500 {_PRODUCTION_NOT_FOUND!r})",
+            "not found or not yours (the production server answers both with a 500: "
+            f"{error.server_message!r})",
             status=error.status,
             method=error.method,
             url=error.url,
@@ -180,7 +184,7 @@ class Connection:
             f"the answer does not match the contract: {detail}",
             status=response.status_code,
             method=response.request.method,
-            url=redact_url(response.request.url),
+            url=redact_url(str(response.request.url)),
         )
 
     def scrub(self, text: str) -> str:

@@ -15,6 +15,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from batchkit.client.retry import parse_retry_after
+from batchkit.contract.redaction import redact_url
 from batchkit.contract.rest import ErrorBody
 from batchkit.errors import (
     APIError,
@@ -28,7 +29,7 @@ from batchkit.errors import (
     TransportError,
 )
 
-__all__ = ["api_error", "exchange", "read_model", "redact_url"]
+__all__ = ["api_error", "exchange", "read_model"]
 
 logger = logging.getLogger("batchkit.client")
 
@@ -36,7 +37,6 @@ Model = TypeVar("Model", bound=BaseModel)
 Scrub = Callable[[str], str]
 
 _MESSAGE_MAX: Final = 300
-_SECRET_QUERY_KEYS: Final = ("token", "access_token", "password", "key", "signature")
 
 
 async def exchange(
@@ -46,7 +46,7 @@ async def exchange(
 
     The answer is returned whatever its status: the caller decides about retries first.
     """
-    method, url = request.method, redact_url(request.url)
+    method, url = request.method, redact_url(str(request.url))
     try:
         return await http.send(request)
     except (httpx.ConnectError, httpx.ConnectTimeout) as error:
@@ -60,7 +60,7 @@ async def exchange(
 def api_error(response: httpx.Response, *, scrub: Scrub) -> APIError:
     """The batchkit error for an error status, with the server's message (secrets masked)."""
     status, method = response.status_code, response.request.method
-    url = redact_url(response.request.url)
+    url = redact_url(str(response.request.url))
     message = scrub(_server_message(response))
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -93,22 +93,8 @@ def read_model(response: httpx.Response, model: type[Model]) -> Model:
             f"the answer does not match the contract ({where}: {first['msg']})",
             status=response.status_code,
             method=response.request.method,
-            url=redact_url(response.request.url),
+            url=redact_url(str(response.request.url)),
         ) from None
-
-
-def redact_url(url: httpx.URL | str) -> str:
-    """``url`` without user info, and with the values of secret-looking query keys masked."""
-    parsed = httpx.URL(url)
-    if parsed.userinfo:
-        parsed = parsed.copy_with(username=None, password=None)
-    params = parsed.params
-    if any(key.lower() in _SECRET_QUERY_KEYS for key in params):
-        masked = [
-            (k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in params.multi_items()
-        ]
-        parsed = parsed.copy_with(params=masked)
-    return str(parsed)
 
 
 def _server_message(response: httpx.Response) -> str:

@@ -65,9 +65,10 @@ class ClientSettings:
             )
         if token is None and username is None:
             raise ConfigError(
-                "no credentials: pass token=, or username= and password= (or set BATCHKIT_TOKEN, "
+                "none given: pass {token}, or {username} and {password} (or set BATCHKIT_TOKEN, "
                 "or BATCHKIT_USERNAME and BATCHKIT_PASSWORD)",
                 field="credentials",
+                mentions=("token", "username", "password"),
             )
         return cls(
             base_url=url,
@@ -80,7 +81,11 @@ class ClientSettings:
 
 def _root_url(value: str | None) -> str:
     if not value:
-        raise ConfigError("no server URL: pass base_url= or set BATCHKIT_URL", field="base_url")
+        raise ConfigError(
+            "none given: pass {base_url} or set BATCHKIT_URL",
+            field="base_url",
+            mentions=["base_url"],
+        )
     try:
         url = httpx.URL(value.strip())
     except httpx.InvalidURL as error:

@@ -173,14 +173,14 @@ class BatchConfig(BaseModel):
 
     def story_inputs(self, uploaded: Iterable[UploadedFile]) -> list[StoryInput]:
         """One ``stories`` item per uploaded file, with its title and prompt, in order."""
-        return [
-            StoryInput(
-                title=self.titles.get(item.file_name),
-                custom_prompt=self.prompts.get(item.file_name),
-                file_url=item.file_url,
-            )
-            for item in uploaded
-        ]
+        return [self.story_input(item.file_name, item.file_url) for item in uploaded]
+
+    def story_input(self, name: str, file_url: str) -> StoryInput:
+        """The ``stories`` item of file ``name``, uploaded as ``file_url``: its own title and
+        prompt, if it has them."""
+        return StoryInput(
+            title=self.titles.get(name), custom_prompt=self.prompts.get(name), file_url=file_url
+        )
 
     def check_files(self, names: Iterable[str]) -> None:
         """Raise if a title or prompt names a file that is not among ``names`` (a typo)."""

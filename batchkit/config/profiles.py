@@ -35,6 +35,16 @@ class Profile:
     image_styles: frozenset[ImageStyle]
     hides_not_found: bool
     """Unknown and foreign ids are answered with 500 "Internal server error" instead of 404."""
+    events_confirm_steps: bool
+    """Its events confirm the work they report. Production's run ahead of it (§7.4): there only
+    the story's status flags over REST confirm a step."""
+    retries_crashed_batches: bool
+    """A batch whose worker crashed is run again, making its stories again (§7.7)."""
+
+    @property
+    def reads_stories(self) -> bool:
+        """A follower must read each open story over REST: events alone cannot finish a run."""
+        return not (self.reports_results and self.events_confirm_steps)
 
     @classmethod
     def named(cls, profile: str | Profile) -> Profile:
@@ -65,6 +75,8 @@ REFERENCE: Final = Profile(
     max_file_bytes=MAX_FILE_BYTES,
     image_styles=frozenset(ImageStyle),
     hides_not_found=False,
+    events_confirm_steps=True,
+    retries_crashed_batches=False,
 )
 PRODUCTION: Final = Profile(
     name=ProfileName.PRODUCTION,
@@ -75,5 +87,7 @@ PRODUCTION: Final = Profile(
     max_file_bytes=MAX_FILE_BYTES - 1,  # its check is "size < 10485760"
     image_styles=PRODUCTION_IMAGE_STYLES,
     hides_not_found=True,
+    events_confirm_steps=False,
+    retries_crashed_batches=True,
 )
 _PROFILES: Final = {REFERENCE.name: REFERENCE, PRODUCTION.name: PRODUCTION}

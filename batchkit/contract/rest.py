@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool
@@ -21,7 +20,7 @@ from batchkit.contract.limits import (
     ModelVoice,
     PipelineStep,
 )
-from batchkit.contract.wire import JsonNumber, RequestModel, WireModel
+from batchkit.contract.wire import JsonNumber, RequestModel, ServerTime, WireModel
 
 __all__ = [
     "AudioVoice",
@@ -163,8 +162,8 @@ class FileResult(WireModel):
     step_progress: float = 0.0
     completed_steps: list[PipelineStep] = Field(default_factory=list)
     error: str | None = None
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
+    started_at: ServerTime | None = None
+    completed_at: ServerTime | None = None
     processing_time: float = 0.0
 
 
@@ -239,12 +238,16 @@ class StoryResponse(WireModel):
     id: str = Field(alias="_id")
     title: str
     generated_content: str | None = Field(default=None, repr=False)
+    generated_content_length: int | None = None
+    """EXT: characters of the whole story text (``None``: no text yet)."""
+    generated_content_omitted: bool = False
+    """EXT: the text is longer than the server returns here; ``files.generatedFile`` has it."""
     custom_prompt: str | None = None
     status: StoryFlags
     metadata: StoryMetadata = Field(default_factory=StoryMetadata)
     files: StoryFiles
-    created_at: datetime
-    updated_at: datetime
+    created_at: ServerTime
+    updated_at: ServerTime
     media: StoryMedia | None = None
 
 

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 from pydantic.alias_generators import to_camel
 
-__all__ = ["JsonNumber", "RequestModel", "WireModel"]
+__all__ = ["JsonNumber", "RequestModel", "ServerTime", "WireModel", "as_utc"]
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC datetime; a naive one is taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+ServerTime = Annotated[datetime, AfterValidator(as_utc)]
+"""A time read from the wire, always aware and in UTC.
+
+ISO-8601 allows times without an offset, and a server may send one next to an aware one; two
+such times cannot even be compared in Python. Every time crosses the contract boundary through
+this type, so nothing above it ever sees a naive one (a naive time is taken to be UTC).
+"""
 
 
 class WireModel(BaseModel):

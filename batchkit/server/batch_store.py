@@ -17,6 +17,8 @@ __all__ = ["BatchStore", "NewBatchFile"]
 
 Responder = Callable[[str, str], dict[str, Any]]
 """Builds the 201 body from ``(batch_id, job_id)``; it is what an idempotent replay returns."""
+Admission = Callable[[sqlite3.Connection], None]
+"""Raises to refuse a new batch (a quota), inside the transaction that would create it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +43,13 @@ class BatchStore:
         files: Sequence[NewBatchFile],
         idempotency_key: str | None,
         respond: Responder,
+        admit: Admission = lambda connection: None,
     ) -> tuple[dict[str, Any], str | None]:
         """Create a batch, or replay the first answer to the same ``Idempotency-Key``.
 
         Returns the response body and the new batch's id (``None`` for a replay). Checking
-        the key and creating the batch happen in one transaction, so a key races with nothing.
+        the key, ``admit`` (not run for a replay) and creating the batch happen in one
+        transaction, so neither a key nor a quota races with anything.
         """
 
         def work(connection: sqlite3.Connection) -> tuple[dict[str, Any], str | None]:
@@ -53,6 +57,7 @@ class BatchStore:
                 replay = self._replay(connection, user_id, idempotency_key)
                 if replay is not None:
                     return replay, None
+            admit(connection)
             batch_id = new_id()
             job_id = str(increment_counter(connection, "job"))
             _insert_batch(connection, batch_id, user_id, auto_mode, job_id, files)

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["Database", "increment_counter"]
+__all__ = ["PRIVATE_FILE_MODE", "Database", "increment_counter"]
+
+PRIVATE_FILE_MODE = 0o600
+"""The database holds password hashes: only the server's own user may read it."""
 
 T = TypeVar("T")
 
@@ -108,7 +112,20 @@ CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS uploads_by_user ON uploads(user_id);
+CREATE INDEX IF NOT EXISTS batches_by_user ON batches(user_id, created_at);
 """
+
+# Columns added after the first release: made on open where an older database lacks them.
+_ADDED_COLUMNS = (
+    ("users", "token_generation", "INTEGER NOT NULL DEFAULT 0"),
+    ("users", "removed", "INTEGER NOT NULL DEFAULT 0"),
+    ("stories", "content_chars", "INTEGER"),
+)
+_BACKFILLS = (
+    "UPDATE stories SET content_chars = length(generated_content)"
+    " WHERE content_chars IS NULL AND generated_content IS NOT NULL",
+)
 
 
 class Database:
@@ -147,6 +164,7 @@ class Database:
 
     def _open_on_thread(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _make_private(self.path)
         # isolation_level=None: autocommit, transactions only where BEGIN says so.
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         connection.row_factory = sqlite3.Row
@@ -154,6 +172,12 @@ class Database:
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA foreign_keys=ON")
         connection.executescript(_SCHEMA)
+        _add_missing_columns(connection)
+        # SQLite gives its -wal and -shm files the database's mode; older ones are fixed here.
+        for suffix in ("-wal", "-shm"):
+            sidecar = self.path.with_name(self.path.name + suffix)
+            if sidecar.exists():
+                os.chmod(sidecar, PRIVATE_FILE_MODE)
         self._connection = connection
 
     def _close_on_thread(self) -> None:
@@ -176,6 +200,25 @@ class Database:
             raise
         connection.execute("COMMIT")
         return result
+
+
+def _make_private(path: Path) -> None:
+    """Create ``path`` readable by its owner only, or make an existing one so."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+    os.close(descriptor)
+    os.chmod(path, PRIVATE_FILE_MODE)
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    added = False
+    for table, column, definition in _ADDED_COLUMNS:
+        present = {row["name"] for row in connection.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            added = True
+    if added:
+        for statement in _BACKFILLS:
+            connection.execute(statement)
 
 
 def increment_counter(connection: sqlite3.Connection, name: str) -> int:

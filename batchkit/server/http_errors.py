@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import math
+import sqlite3
 from http import HTTPStatus
 from typing import Any
 
@@ -12,9 +15,32 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-__all__ = ["error_response", "install_error_handlers"]
+__all__ = [
+    "DISK_FULL_MESSAGE",
+    "LimitReached",
+    "error_response",
+    "install_error_handlers",
+    "is_disk_full",
+]
 
 logger = logging.getLogger(__name__)
+
+DISK_FULL_MESSAGE = (
+    "the server's disk is full: nothing of this request was kept; "
+    "try again once its administrator has made room"
+)
+_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_SQLITE_FULL = 13
+
+
+class LimitReached(StarletteHTTPException):
+    """A limit of the server refused the request; ``retry_after`` when waiting will help."""
+
+    def __init__(self, status: int, message: str, *, retry_after: float | None = None) -> None:
+        headers = (
+            None if retry_after is None else {"Retry-After": str(max(1, math.ceil(retry_after)))}
+        )
+        super().__init__(status, detail=message, headers=headers)
 
 
 def error_response(
@@ -70,6 +96,21 @@ async def _client_went_away(request: Request, exc: Exception) -> JSONResponse:
     return error_response(400, "the client disconnected before the request was complete")
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the database on it) has no room left."""
+    if isinstance(exc, OSError):
+        return exc.errno in _DISK_FULL_ERRNOS
+    return isinstance(exc, sqlite3.OperationalError) and exc.sqlite_errorcode == _SQLITE_FULL
+
+
+async def _storage_failed(request: Request, exc: Exception) -> JSONResponse:
+    if not is_disk_full(exc):
+        return await _crashed(request, exc)
+    # One line, no traceback: a full disk is a state of the machine, not a bug.
+    logger.warning("%s %s: the disk is full (%s)", request.method, request.url.path, exc)
+    return error_response(HTTPStatus.INSUFFICIENT_STORAGE, DISK_FULL_MESSAGE)
+
+
 async def _crashed(request: Request, exc: Exception) -> JSONResponse:
     logger.error("%s %s crashed", request.method, request.url.path, exc_info=exc)
     return error_response(500, "Internal server error")
@@ -79,4 +120,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ClientDisconnect, _client_went_away)
+    app.add_exception_handler(OSError, _storage_failed)
+    app.add_exception_handler(sqlite3.OperationalError, _storage_failed)
     app.add_exception_handler(Exception, _crashed)

@@ -8,7 +8,6 @@ thread-safe, so a notebook cell or a test can stop, restart or disturb the serve
 from __future__ import annotations
 
 import asyncio
-import secrets
 import shutil
 import socket
 import tempfile
@@ -20,6 +19,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from batchkit.errors import ConfigError
+from batchkit.server.accounts import DEMO_USER, demo_password
 from batchkit.server.app import ServerApplication, build_application
 from batchkit.server.emitter import emit_progress_burst
 from batchkit.server.serving import ServingServer, bind_socket
@@ -32,7 +32,6 @@ T = TypeVar("T")
 _START_TIMEOUT = 60.0
 _STOP_TIMEOUT = 30.0
 _CALL_TIMEOUT = 30.0
-DEMO_USER = "demo"
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,18 +239,21 @@ def start_embedded_server(
     fail_rates: Mapping[str, float] | None = None,
     seed: int | None = None,
     engines: Engines | None = None,
+    **options: Any,
 ) -> EmbeddedServer:
     """Start a reference server on a free loopback port and return it, listening.
 
-    Without ``users`` a ``demo`` user with a random password is made; ``credentials`` is the
-    first user either way. Without ``data_dir`` a temporary directory is used and deleted on
-    :meth:`EmbeddedServer.stop`.
+    Without ``users`` a ``demo`` user is made, its password kept in the data directory (see
+    :func:`~batchkit.server.accounts.demo_password`); ``credentials`` is the first user either
+    way. Without ``data_dir`` a temporary directory is used and deleted on
+    :meth:`EmbeddedServer.stop`. Any other keyword is a :class:`ServerSettings` field (a limit,
+    say: ``max_json_body_bytes=4096``).
     """
-    accounts = dict(users) if users else {DEMO_USER: secrets.token_urlsafe(12)}
-    if not all(name and password for name, password in accounts.items()):
+    if users and not all(name and password for name, password in users.items()):
         raise ConfigError("every user needs a name and a password", field="users")
     owns = data_dir is None
     directory = Path(tempfile.mkdtemp(prefix="batchkit-server-")) if data_dir is None else data_dir
+    accounts = dict(users) if users else {DEMO_USER: demo_password(directory)[0]}
     settings = ServerSettings(
         host="127.0.0.1",
         port=0,
@@ -262,6 +264,7 @@ def start_embedded_server(
         seed=seed,
         users=accounts,
         engines=engines,
+        **options,
     )
     username, password = next(iter(accounts.items()))
     server = EmbeddedServer(settings, Credentials(username, password), owns_data_dir=owns)

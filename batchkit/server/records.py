@@ -46,10 +46,21 @@ class UserRecord:
     email: str
     full_name: str
     role: str
+    token_generation: int = 0
+    """Tokens carry the generation they were issued in; a password change or removal bumps it."""
+    removed: bool = False
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> UserRecord:
-        return cls(row["id"], row["username"], row["email"], row["full_name"], row["role"])
+        return cls(
+            row["id"],
+            row["username"],
+            row["email"],
+            row["full_name"],
+            row["role"],
+            row["token_generation"],
+            bool(row["removed"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from types import FrameType
 import uvicorn
 
 from batchkit.server.app import ServerApplication
+from batchkit.server.http_protocol import guarded_http_protocol
 
 __all__ = ["ServingServer", "bind_socket"]
 
@@ -35,6 +36,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def _config(application: ServerApplication) -> uvicorn.Config:
+    settings = application.context.settings
     return uvicorn.Config(
         application.asgi,
         lifespan="on",
@@ -43,6 +45,14 @@ def _config(application: ServerApplication) -> uvicorn.Config:
         access_log=False,
         ws="websockets-sansio",
         timeout_graceful_shutdown=3,
+        # Limits of the connection itself (the body's are in batchkit.server.request_limits).
+        http=guarded_http_protocol(
+            max_head_bytes=settings.max_header_bytes,
+            head_timeout=settings.header_timeout_seconds,
+            drain_seconds=settings.refused_body_drain_seconds,
+        ),
+        ws_max_size=settings.max_socket_message_bytes,
+        limit_concurrency=settings.max_connections,
     )
 
 

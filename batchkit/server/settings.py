@@ -18,7 +18,7 @@ from batchkit.contract import (
 )
 from batchkit.errors import ConfigError
 
-__all__ = ["Engines", "ImageRenderer", "ServerSettings", "SpeechSynthesizer"]
+__all__ = ["LIMITS", "Engines", "ImageRenderer", "ServerSettings", "SpeechSynthesizer"]
 
 
 class ImageRenderer(Protocol):
@@ -84,6 +84,41 @@ def check_fail_rates(rates: Mapping[str, float]) -> Mapping[str, float]:
     return MappingProxyType(checked)
 
 
+_KiB, _MiB, _GiB = 1024, 1024 * 1024, 1024 * 1024 * 1024
+
+# ---------------------------------------------------------------- limits against abuse
+LIMITS: Mapping[str, str] = MappingProxyType(
+    {
+        # requests
+        "max_json_body_bytes": "bytes of a request body on every route but the uploads",
+        "max_header_bytes": "bytes of a request's line and headers",
+        "header_timeout_seconds": "seconds a client has to send a request's line and headers",
+        "body_idle_timeout_seconds": "seconds a request body may pause between two packets",
+        "body_deadline_seconds": "seconds a client has to send a whole request body",
+        "refused_body_drain_seconds": (
+            "seconds the rest of a body answered early (413, 401) is read and dropped, so "
+            "the client sees the answer, before the connection is closed"
+        ),
+        "max_socket_message_bytes": "bytes of one socket.io message from a client",
+        "max_connections": "connections and requests at once; above it new requests get 503",
+        "max_story_content_chars": (
+            "characters of generatedContent in GET /api/stories/{id}; a longer story's text "
+            "is left out (its files.generatedFile has it all)"
+        ),
+        # per user
+        "max_user_stored_bytes": "bytes of uploaded originals one user may keep",
+        "max_user_stories_in_flight": "stories of one user pending or processing at once",
+        "max_user_batches_per_minute": "batches one user may create in any 60 seconds",
+        # logins
+        "login_failures_per_user": "failed logins of one user name per login window",
+        "login_failures_per_address": "failed logins from one client address per login window",
+        "login_window_seconds": "the window the login limits count over",
+        "password_hash_workers": "threads that hash passwords (apart from every other work)",
+    }
+)
+"""Every limit of :class:`ServerSettings`, with what it bounds (``batchkit serve`` flags too)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     """Everything the reference server can be told.
@@ -91,7 +126,9 @@ class ServerSettings:
     ``jwt_secret=None`` means: read it from ``data_dir/jwt-secret``, creating it the first time,
     so that tokens stay valid across a restart on the same data directory. ``users`` maps user
     names to passwords; they are created (or their passwords reset) when the server starts.
-    ``engines=None`` means the local engines.
+    ``engines=None`` means the local engines. ``removed_users`` are refused from the start
+    (their tokens too); a name in both ``users`` and ``removed_users`` is an error. Changing a
+    user's password revokes the tokens issued with the old one. :data:`LIMITS` lists the limits.
     """
 
     host: str = "127.0.0.1"
@@ -110,6 +147,24 @@ class ServerSettings:
     idempotency_ttl_seconds: int = 24 * 3600
     resume_interrupted: bool = True
     engines: Engines | None = field(default=None, repr=False, compare=False)
+    # limits against abuse (see LIMITS)
+    max_json_body_bytes: int = 1 * _MiB
+    max_header_bytes: int = 32 * _KiB
+    header_timeout_seconds: float = 15.0
+    body_idle_timeout_seconds: float = 30.0
+    body_deadline_seconds: float = 600.0
+    refused_body_drain_seconds: float = 30.0
+    max_socket_message_bytes: int = 64 * _KiB
+    max_connections: int = 512
+    max_story_content_chars: int = 1 * _MiB
+    max_user_stored_bytes: int = 2 * _GiB
+    max_user_stories_in_flight: int = 100
+    max_user_batches_per_minute: int = 30
+    login_failures_per_user: int = 10
+    login_failures_per_address: int = 30
+    login_window_seconds: float = 60.0
+    password_hash_workers: int = 1
+    removed_users: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.pace) and self.pace >= 0):
@@ -126,3 +181,19 @@ class ServerSettings:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
         object.__setattr__(self, "fail_rates", check_fail_rates(self.fail_rates))
         object.__setattr__(self, "users", MappingProxyType(dict(self.users)))
+        self._check_limits()
+
+    def _check_limits(self) -> None:
+        for name in LIMITS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{value!r} is not a number", field=name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{value!r} must be more than 0", field=name)
+        object.__setattr__(self, "removed_users", frozenset(self.removed_users))
+        both = sorted(self.removed_users & set(self.users))
+        if both:
+            raise ConfigError(
+                f"{', '.join(both)}: a user cannot be both created and removed",
+                field="removed_users",
+            )

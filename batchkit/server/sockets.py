@@ -3,12 +3,16 @@
 A connection needs an access token, in ``auth.token`` or the ``token`` query parameter; a bad
 or missing one is refused with a ``connect_error`` saying why. Every room a client asks for is
 checked for ownership: an unknown id and someone else's id get the same ``error`` event.
+A message must carry exactly one argument, ``{batchId}`` or ``{storyId}``: anything else (no
+payload, a second argument, another shape) is answered with an ``error`` event, logged at most
+as one debug line.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -35,12 +39,22 @@ __all__ = ["SocketGateway", "create_socket_server"]
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[str, Any], Awaitable[None]]
+RoomHandler = Callable[[str, str], Awaitable[None]]
+"""Handles one valid room message: the socket's id and the room's id."""
 
 
-def create_socket_server() -> socketio.AsyncServer:
+@dataclass(frozen=True, slots=True)
+class _RoomMessage:
+    handler: RoomHandler
+    key: str
+    code: str
+
+
+def create_socket_server(max_message_bytes: int = 1_000_000) -> socketio.AsyncServer:
     return socketio.AsyncServer(
         async_mode="asgi",
+        # Bounds a long-polling body and a websocket message alike (clients send tiny ones).
+        max_http_buffer_size=max_message_bytes,
         # Bearer tokens, no cookies: any origin may connect, the token decides who it is.
         cors_allowed_origins="*",
         # One client's messages are handled in the order sent (a join before its leave).
@@ -77,16 +91,35 @@ class SocketGateway:
         self._sio = sio
         self._context = context
         self._connected: set[str] = set()
-        handlers: dict[str, Handler] = {
-            ClientMessage.JOIN_BATCH: self._join_batch,
-            ClientMessage.LEAVE_BATCH: self._leave_batch,
-            ClientMessage.JOIN_STORY: self._join_story,
-            ClientMessage.LEAVE_STORY: self._leave_story,
+        messages = {
+            ClientMessage.JOIN_BATCH: _RoomMessage(self._join_batch, "batchId", "INVALID_BATCH_ID"),
+            ClientMessage.LEAVE_BATCH: _RoomMessage(
+                self._leave_batch, "batchId", "INVALID_BATCH_ID"
+            ),
+            ClientMessage.JOIN_STORY: _RoomMessage(self._join_story, "storyId", "INVALID_STORY_ID"),
+            ClientMessage.LEAVE_STORY: _RoomMessage(
+                self._leave_story, "storyId", "INVALID_STORY_ID"
+            ),
         }
         sio.on("connect", self._connect)
         sio.on("disconnect", self._disconnect)
-        for name, handler in handlers.items():
-            sio.on(str(name), handler)
+        for name, message in messages.items():
+            sio.on(str(name), self._checked(str(name), message))
+
+    def _checked(self, name: str, message: _RoomMessage) -> Callable[..., Awaitable[None]]:
+        """The handler python-socketio calls: whatever arguments came, it never raises on them."""
+
+        async def handle(sid: str, *args: object) -> None:
+            room_id = _room_id(args[0], message.key) if len(args) == 1 else None
+            if room_id is None:
+                logger.debug("socket %s: malformed %s (%d arguments)", sid, name, len(args))
+                await self._refuse(
+                    sid, message.code, f"{name} needs one argument: {{{message.key}: string}}"
+                )
+                return
+            await message.handler(sid, room_id)
+
+        return handle
 
     async def drop_all(self) -> int:
         """Disconnect every client now (server side); returns how many there were."""
@@ -103,14 +136,10 @@ class SocketGateway:
                 "or as the query parameter token"
             )
         try:
-            user_id = self._context.tokens.user_id(token)
+            user = await self._context.user_of_token(token)
         except AuthError as exc:
             raise ConnectionRefused(f"authentication failed: {exc.server_message}") from None
-        if await self._context.accounts.get(user_id) is None:
-            raise ConnectionRefused(
-                "authentication failed: the token's user does not exist on this server"
-            )
-        await self._sio.save_session(sid, {"user_id": user_id})
+        await self._sio.save_session(sid, {"user_id": user.id})
         self._connected.add(sid)
 
     async def _disconnect(self, sid: str, *reason: object) -> None:
@@ -140,11 +169,7 @@ class SocketGateway:
         await self._sio.enter_room(sid, room)
         return True
 
-    async def _join_batch(self, sid: str, data: Any) -> None:
-        batch_id = _room_id(data, "batchId")
-        if batch_id is None:
-            await self._refuse(sid, "INVALID_BATCH_ID", "join-batch-room needs {batchId: string}")
-            return
+    async def _join_batch(self, sid: str, batch_id: str) -> None:
         batch = await self._context.batches.get(batch_id, user_id=await self._user_id(sid))
         if batch is None:
             await self._refuse(
@@ -156,20 +181,14 @@ class SocketGateway:
         status = await self._context.batch_status(batch)
         await self._reply(sid, JoinedBatchRoom(batch_id=batch_id, status=status, timestamp=_now()))
 
-    async def _leave_batch(self, sid: str, data: Any) -> None:
-        batch_id = _room_id(data, "batchId")
-        if batch_id is None:
-            await self._refuse(sid, "INVALID_BATCH_ID", "leave-batch-room needs {batchId: string}")
-            return
+    async def _leave_batch(self, sid: str, batch_id: str) -> None:
         await self._sio.leave_room(sid, batch_room(batch_id))
         await self._reply(sid, LeftBatchRoom(batch_id=batch_id, timestamp=_now()))
 
-    async def _join_story(self, sid: str, data: Any) -> None:
-        story_id = _room_id(data, "storyId")
-        if story_id is None:
-            await self._refuse(sid, "INVALID_STORY_ID", "join-story-room needs {storyId: string}")
-            return
-        story = await self._context.stories.get(story_id, user_id=await self._user_id(sid))
+    async def _join_story(self, sid: str, story_id: str) -> None:
+        story = await self._context.stories.get(
+            story_id, user_id=await self._user_id(sid), with_content=False
+        )
         if story is None:
             await self._refuse(
                 sid, "STORY_NOT_FOUND", f"story {story_id} not found", {"storyId": story_id}
@@ -181,10 +200,6 @@ class SocketGateway:
             sid, JoinedStoryRoom(story_id=story_id, story=room_story(story), timestamp=_now())
         )
 
-    async def _leave_story(self, sid: str, data: Any) -> None:
-        story_id = _room_id(data, "storyId")
-        if story_id is None:
-            await self._refuse(sid, "INVALID_STORY_ID", "leave-story-room needs {storyId: string}")
-            return
+    async def _leave_story(self, sid: str, story_id: str) -> None:
         await self._sio.leave_room(sid, story_room(story_id))
         await self._reply(sid, LeftStoryRoom(story_id=story_id, timestamp=_now()))

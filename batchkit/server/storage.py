@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import secrets
 import time
@@ -9,7 +11,12 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-__all__ = ["DataPaths", "safe_stem", "stored_upload_path"]
+__all__ = ["PRIVATE_DIR_MODE", "DataPaths", "safe_stem", "stored_upload_path"]
+
+logger = logging.getLogger(__name__)
+
+PRIVATE_DIR_MODE = 0o700
+"""The data directory holds the signing secret and the password hashes: its owner's only."""
 
 UPLOADS_PREFIX = "uploads/original"
 _STEM_MAX = 60
@@ -70,5 +77,21 @@ class DataPaths:
         return self.media_dir(story_id) / name
 
     def make_dirs(self) -> None:
+        """Make the layout, the data directory itself private to its owner."""
+        self.root.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        os.chmod(self.root, PRIVATE_DIR_MODE)
         self.uploads.mkdir(parents=True, exist_ok=True)
         (self.root / "media").mkdir(parents=True, exist_ok=True)
+
+    def remove_partial_uploads(self) -> int:
+        """Delete the ``.part`` files an upload cut short by a crash left; returns how many.
+
+        Called before the server serves, when no upload can be in progress.
+        """
+        removed = 0
+        for partial in self.uploads.glob("*.part"):
+            partial.unlink(missing_ok=True)
+            removed += 1
+        if removed:
+            logger.info("removed %d partial upload(s) left by an earlier stop", removed)
+        return removed

@@ -1,10 +1,16 @@
-"""The ``stories`` and ``media`` tables: each story, the state of its pipeline, what it made."""
+"""The ``stories`` and ``media`` tables: each story, the state of its pipeline, what it made.
+
+A story's text can be large, so what only answers questions about its state (the routes, the
+status) reads the row without it (``with_content=False``), and :meth:`StoryStore.content`
+reads it only when it is within a size (the length is kept in ``content_chars``).
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -20,7 +26,7 @@ from batchkit.server.records import (
     utc_now,
 )
 
-__all__ = ["StoryStore"]
+__all__ = ["StoryContent", "StoryStore"]
 
 # The columns a pipeline may change; anything else in :meth:`StoryStore.update` is a bug.
 _UPDATABLE = frozenset(
@@ -50,9 +56,50 @@ def _to_column(value: object) -> object:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class StoryContent:
+    """A story's text if it is within the size asked for, and its length either way."""
+
+    text: str | None
+    chars: int | None
+    """Characters of the whole text; ``None`` when there is no text."""
+
+    @property
+    def omitted(self) -> bool:
+        return self.text is None and self.chars is not None
+
+
 class StoryStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._summary_columns: str | None = None
+
+    def _columns(self, connection: sqlite3.Connection, with_content: bool) -> str:
+        """``*``, or every column but the text (named from the table, so none is forgotten)."""
+        if with_content:
+            return "*"
+        if self._summary_columns is None:
+            names = [row["name"] for row in connection.execute("PRAGMA table_info(stories)")]
+            listed = [name for name in names if name != "generated_content"]
+            self._summary_columns = ", ".join([*listed, "NULL AS generated_content"])
+        return self._summary_columns
+
+    async def content(self, story_id: str, *, max_chars: int) -> StoryContent:
+        """The story's text when it has at most ``max_chars`` characters; its length always."""
+
+        def work(connection: sqlite3.Connection) -> StoryContent:
+            row = connection.execute(
+                "SELECT content_chars FROM stories WHERE id = ?", (story_id,)
+            ).fetchone()
+            chars = None if row is None else row["content_chars"]
+            if chars is None or chars > max_chars:
+                return StoryContent(None, chars)
+            text = connection.execute(
+                "SELECT generated_content FROM stories WHERE id = ?", (story_id,)
+            ).fetchone()["generated_content"]
+            return StoryContent(text, chars)
+
+        return await self._db.run(work)
 
     async def create_for_file(self, batch: BatchRecord, file: BatchFileRecord) -> StoryRecord:
         """Create the story record of one batch input and link the input to it."""
@@ -87,22 +134,34 @@ class StoryStore:
 
         return await self._db.transaction(work)
 
-    async def get(self, story_id: str, *, user_id: str | None = None) -> StoryRecord | None:
-        """The story, or ``None`` when it does not exist or (with ``user_id``) is not theirs."""
-        row = await self._db.run(
-            lambda c: c.execute("SELECT * FROM stories WHERE id = ?", (story_id,)).fetchone()
-        )
+    async def get(
+        self, story_id: str, *, user_id: str | None = None, with_content: bool = True
+    ) -> StoryRecord | None:
+        """The story, or ``None`` when it does not exist or (with ``user_id``) is not theirs.
+
+        ``with_content=False`` leaves ``generated_content`` out (``None``).
+        """
+
+        def work(connection: sqlite3.Connection) -> sqlite3.Row | None:
+            columns = self._columns(connection, with_content)
+            query = f"SELECT {columns} FROM stories WHERE id = ?"  # noqa: S608 - column names from the schema
+            row: sqlite3.Row | None = connection.execute(query, (story_id,)).fetchone()
+            return row
+
+        row = await self._db.run(work)
         if row is None or (user_id is not None and row["user_id"] != user_id):
             return None
         return StoryRecord.from_row(row)
 
-    async def of_batch(self, batch_id: str) -> list[StoryRecord]:
-        rows = await self._db.run(
-            lambda c: c.execute(
-                "SELECT * FROM stories WHERE batch_id = ? ORDER BY idx", (batch_id,)
-            ).fetchall()
-        )
-        return [StoryRecord.from_row(row) for row in rows]
+    async def of_batch(self, batch_id: str, *, with_content: bool = True) -> list[StoryRecord]:
+        """The batch's stories in input order (``with_content=False``: without their text)."""
+
+        def work(connection: sqlite3.Connection) -> list[sqlite3.Row]:
+            columns = self._columns(connection, with_content)
+            query = f"SELECT {columns} FROM stories WHERE batch_id = ? ORDER BY idx"  # noqa: S608 - column names from the schema
+            return connection.execute(query, (batch_id,)).fetchall()
+
+        return [StoryRecord.from_row(row) for row in await self._db.run(work)]
 
     async def unfinished(self) -> list[StoryRecord]:
         """Stories whose pipeline a stop interrupted (pending or processing)."""
@@ -119,6 +178,9 @@ class StoryStore:
         unknown = set(changes) - _UPDATABLE
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
+        if "generated_content" in changes:
+            content = changes["generated_content"]
+            changes = {**changes, "content_chars": None if content is None else len(content)}
         assignments = ", ".join(f"{column} = ?" for column in changes)
         values = [_to_column(value) for value in changes.values()]
 

@@ -1,14 +1,17 @@
 """Receiving uploads: multipart parsed while it streams in, limits enforced byte by byte.
 
-Nothing is held in memory beyond one network chunk: each file goes to a ``.part`` file under
-its final, server-made name, and is renamed once complete. Any refusal (too many files, a file
-too large, a bad extension, another field) stops reading at once and deletes every file this
-request wrote, complete or not.
+Nothing is held in memory beyond one network chunk (python-multipart caps a part's headers):
+each file goes to a ``.part`` file under its final, server-made name, and is renamed once
+complete. Any refusal (too many files, a file too large, a bad extension, another field, the
+user's storage quota, a full disk) stops reading at once and deletes every file this request
+wrote, complete or not. The request as a whole is bounded by
+:mod:`batchkit.server.request_limits`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -19,6 +22,7 @@ from python_multipart.exceptions import FormParserError, MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from batchkit.contract import ALLOWED_EXTENSIONS
+from batchkit.server.quotas import Allowance
 from batchkit.server.storage import DataPaths, stored_upload_path
 
 __all__ = ["ReceivedFile", "UploadLimits", "UploadRejected", "receive_uploads"]
@@ -26,7 +30,7 @@ __all__ = ["ReceivedFile", "UploadLimits", "UploadRejected", "receive_uploads"]
 FIELD_NAME = "files"
 _MiB = 1024 * 1024
 _MULTIPART_SLACK = 64 * 1024
-"""Room for boundaries and part headers when judging a request by its Content-Length."""
+"""Room for boundaries and part headers when judging a request by its size."""
 
 
 class UploadRejected(Exception):
@@ -79,6 +83,7 @@ class _MultipartReceiver:
 
     paths: DataPaths
     limits: UploadLimits
+    allowance: Allowance
     files: list[ReceivedFile] = field(default_factory=list)
     ended: bool = False
     _headers: dict[bytes, bytes] = field(default_factory=dict)
@@ -152,6 +157,9 @@ class _MultipartReceiver:
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 f"{part.client_name} is larger than the limit of {self.limits.describe_size()}",
             )
+        refusal = self.allowance.charge(end - start)
+        if refusal is not None:
+            raise UploadRejected(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, refusal)
         part.handle.write(data[start:end])
 
     def on_part_end(self) -> None:
@@ -169,7 +177,9 @@ class _MultipartReceiver:
     def discard(self) -> None:
         """Delete everything this request wrote."""
         if self._part is not None:
-            self._part.handle.close()
+            # On a full disk, closing fails to flush what is buffered: the file goes anyway.
+            with contextlib.suppress(OSError):
+                self._part.handle.close()
             self._part = None
         for path in self._written:
             path.unlink(missing_ok=True)
@@ -184,18 +194,6 @@ def _boundary(content_type: str) -> bytes:
             f"expected a multipart/form-data body with the field {FIELD_NAME!r}",
         )
     return boundary
-
-
-def _check_declared_length(content_length: str | None, limits: UploadLimits) -> None:
-    if (
-        content_length
-        and content_length.isdigit()
-        and int(content_length) > limits.max_request_bytes
-    ):
-        raise UploadRejected(
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-            f"the request is larger than {limits.max_files} files of {limits.describe_size()}",
-        )
 
 
 def _parser(boundary: bytes, receiver: _MultipartReceiver) -> MultipartParser:
@@ -225,14 +223,17 @@ async def receive_uploads(
     body: AsyncIterator[bytes],
     *,
     content_type: str,
-    content_length: str | None,
     paths: DataPaths,
     limits: UploadLimits,
+    allowance: Allowance,
 ) -> list[ReceivedFile]:
-    """Store every file of a multipart ``body``; :class:`UploadRejected` when refused."""
-    receiver = _MultipartReceiver(paths, limits)
+    """Store every file of a multipart ``body``; :class:`UploadRejected` when refused.
+
+    ``allowance`` is what the user may still store. Any other error (a full disk, say) is
+    raised as it is, once everything written is deleted.
+    """
+    receiver = _MultipartReceiver(paths, limits, allowance)
     parser = _parser(_boundary(content_type), receiver)
-    _check_declared_length(content_length, limits)
     try:
         async for chunk in body:
             if chunk:

@@ -33,6 +33,7 @@ from batchkit.server.records import (
     StoryRecord,
     parse_time,
 )
+from batchkit.server.story_store import StoryContent
 
 __all__ = ["batch_status", "json_body", "media_url", "room_story", "story_view"]
 
@@ -147,13 +148,18 @@ def _story_media(story_id: str, media: Sequence[MediaRecord], base_url: str) -> 
     )
 
 
-def story_view(story: StoryRecord, media: Sequence[MediaRecord], base_url: str) -> StoryResponse:
-    """``GET /api/stories/{id}`` with the EXT ``media`` and ``status.audioMerged``."""
+def story_view(
+    story: StoryRecord, media: Sequence[MediaRecord], base_url: str, content: StoryContent
+) -> StoryResponse:
+    """``GET /api/stories/{id}`` with the EXT ``media``, ``status.audioMerged`` and the length
+    of the text (left out when ``content`` says it is too long)."""
     text_file = next((m for m in media if m.kind is MediaKind.STORY_TEXT), None)
     return StoryResponse(
         id=story.id,
         title=story.title,
-        generated_content=story.generated_content,
+        generated_content=content.text,
+        generated_content_length=content.chars,
+        generated_content_omitted=content.omitted,
         custom_prompt=story.custom_prompt,
         status=story_flags(story),
         metadata=StoryMetadata(

@@ -48,19 +48,34 @@ async def _rebuild(
     client: StoryClient, batch_id: str, config: BatchConfig, follow: FollowOptions
 ) -> BatchRun:
     status = await client.batch_status(batch_id)
-    names = await _file_names(client, status)
+    names, urls = await _files_of(client, status)
     files = [PlannedFile(name=name, size=0) for name in names]
     run = new_run(files, config.enabled_steps(), client.profile, follow)
     with run.batch():
+        for index, url in enumerate(urls):
+            if url:
+                run.mark_uploaded(index, url)
         run.mark_batch_created(batch_id, range(len(names)))
         run.apply_status(status)
     return run
 
 
-async def _file_names(client: StoryClient, status: BatchStatusResponse) -> list[str]:
+async def _files_of(
+    client: StoryClient, status: BatchStatusResponse
+) -> tuple[list[str], list[str | None]]:
+    """The batch's files as (names, file URLs), in input order."""
     if status.results:
-        return [result.file_name for result in status.results]
-    titles = []
+        return [r.file_name for r in status.results], [r.file_url for r in status.results]
+    # Without results (production) the stories say which file each was made from; a batch run
+    # again after a crash lists a file's story more than once (§7.7): one row per file.
+    names: list[str] = []
+    urls: list[str | None] = []
     for story_id in status.story_ids:
-        titles.append((await client.story(story_id)).title)
-    return titles or [f"story {i + 1}" for i in range(status.total_stories)]
+        story = await client.story(story_id)
+        if story.files.original_file not in urls:
+            urls.append(story.files.original_file)
+            names.append(story.title)
+    if not names:
+        count = status.total_stories
+        return [f"story {i + 1}" for i in range(count)], [None] * count
+    return names, urls

@@ -24,7 +24,7 @@ from batchkit.errors import BatchkitError, ConfigError, RunError
 from batchkit.files import Document, check_documents
 from batchkit.runs import EventLog, save_run
 from batchkit.session.follower import Follower, FollowOptions
-from batchkit.tracker import BatchRun, FactLog, PlannedFile
+from batchkit.tracker import BatchRun, FactLog, FileStatus, PlannedFile
 
 __all__ = ["BatchSession", "DocumentLike"]
 
@@ -45,8 +45,11 @@ def new_run(
 ) -> BatchRun:
     """A run of ``files`` through ``steps``, judged the way ``profile``'s server reports.
 
-    Production never reports the merge (section 7) and tells failures only by events a client
-    can miss: there a file that hears nothing for ``options.give_up_after`` is failed.
+    Production never reports the merge (section 7), its events run ahead of its work, it runs
+    crashed batches again, and it tells failures only by events a client can miss: there a
+    step counts only once REST confirms it, a failed batch is final only after
+    ``options.batch_failure_grace``, and a file that hears nothing for
+    ``options.give_up_after`` is failed.
     """
     reports = profile.reports_results
     return BatchRun(
@@ -57,6 +60,9 @@ def new_run(
         give_up_after=None if reports else options.give_up_after,
         run_id=run_id,
         log=log,
+        events_confirm=profile.events_confirm_steps,
+        retried_batches=profile.retries_crashed_batches,
+        batch_failure_grace=options.batch_failure_grace,
     )
 
 
@@ -83,7 +89,7 @@ class BatchSession:
         self._follower: Follower | None = None
         self._run: BatchRun | None = None
         self._config = BatchConfig()
-        self._documents: list[Document] = []
+        self._documents: dict[int, Document] = {}
         self.run_dir: Path | None = None
 
     def __repr__(self) -> str:
@@ -158,17 +164,64 @@ class BatchSession:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def regenerate(self, index: int, custom_prompt: str) -> None:
-        """Generate file ``index``'s story again with ``custom_prompt`` and follow it."""
+        """Generate file ``index``'s story again with ``custom_prompt`` and follow it.
+
+        The new attempt is marked before the request goes out (the server starts the story
+        before it answers, so its first events may beat the answer) and undone if the request
+        is refused.
+        """
         run = self.run
         story_id = run.files.at[index, "story_id"]
         if not isinstance(story_id, str):
             raise RunError(f"file {index} has no story on the server to generate again")
-        await self._client.generate(story_id, custom_prompt, self._config.to_auto_mode())
         run.mark_regenerate(index)
+        try:
+            await self._client.generate(story_id, custom_prompt, self._config.to_auto_mode())
+        except BaseException as exc:
+            run.mark_regenerate_undone(index, f"the regeneration was refused: {exc}")
+            raise
         if self.running and self._follower is not None:
             self._follower.resume()
         else:
             self.follow_existing(run, self._config)
+
+    def retryable(self) -> tuple[int, ...]:
+        """The rows :meth:`retry` would send: failed, not refused, and still to hand (their
+        document, or their upload on the server)."""
+        if self._run is None:
+            return ()
+        return tuple(i for i in range(len(self._run.plan.files)) if self._cannot_retry(i) is None)
+
+    async def retry(self, indices: Sequence[int] | None = None) -> BatchRun:
+        """Send the failed files at rows ``indices`` (all :meth:`retryable` ones when None)
+        again, in the same run: each row starts a new attempt in a new batch, with its own
+        title and prompt. Raises :class:`RunError` saying why a row cannot be retried."""
+        run = self.run
+        if self.running:
+            raise RunError("a run is still going on in this session; wait for it or cancel it")
+        rows = tuple(dict.fromkeys(self.retryable() if indices is None else indices))
+        if not rows:
+            raise RunError("no file can be retried: none failed")
+        for row in rows:
+            problem = self._cannot_retry(row)
+            if problem is not None:
+                raise RunError(f"{run.plan.files[row].name} cannot be retried: {problem}")
+        run.mark_retry(rows)
+        self._follower = Follower(self._client, run, self._options)
+        self._task = asyncio.create_task(self._drive(list(rows)), name=f"batchkit-{run.run_id}")
+        return run
+
+    def _cannot_retry(self, row: int) -> str | None:
+        run = self.run
+        if not 0 <= row < len(run.plan.files):
+            return f"the run has no file {row}"
+        if run.plan.files[row].rejection is not None:
+            return f"it was refused before sending ({run.plan.files[row].rejection})"
+        if run.status_of(row) is not FileStatus.FAILED:
+            return f"it has not failed (it is {run.status_of(row)})"
+        if run.uploaded_url(row) is None and self._document(row) is None:
+            return "its document is not in this session (the run was attached from the server)"
+        return None
 
     # ------------------------------------------------------------ planning
     def _screen(self, documents: list[Document]) -> tuple[list[PlannedFile], list[int]]:
@@ -190,7 +243,7 @@ class BatchSession:
                 planned.append(
                     PlannedFile(name=document.name, size=document.size, rejection=reason)
                 )
-        self._documents = documents
+        self._documents = dict(enumerate(documents))
         return planned, indices
 
     def _new_run(self, planned: list[PlannedFile], config: BatchConfig) -> BatchRun:
@@ -234,10 +287,32 @@ class BatchSession:
     async def _send_group(self, indices: list[int]) -> None:
         run, follower = self.run, self._follower
         assert follower is not None
-        documents = [self._documents[i] for i in indices]
+        # A retried file that reached the server once is not sent again: its upload is reused.
+        await self._upload_missing([i for i in indices if run.uploaded_url(i) is None])
+        ready = {i: url for i in indices if (url := run.uploaded_url(i)) is not None}
+        if not ready:
+            return
+        names = run.plan.files
+        inputs = [self._config.story_input(names[i].name, url) for i, url in ready.items()]
+        try:
+            created = await self._client.create_batch(inputs, self._config.to_auto_mode())
+        except BatchkitError as exc:
+            run.mark_batch_failed(list(ready), f"the batch could not be created: {exc}")
+            return
+        run.mark_batch_created(created.batch_id, list(ready), created.job_id)
+        follower.add_batch(created.batch_id)
+
+    async def _upload_missing(self, indices: list[int]) -> None:
+        """Upload the files at ``indices`` and fold what came of it into the run."""
+        if not indices:
+            return
+        run = self.run
+        documents = [self._document(i) for i in indices]
         try:
             uploaded = await self._client.upload(
-                documents, on_progress=self._progress_reporter(indices), check=False
+                [d for d in documents if d is not None],
+                on_progress=self._progress_reporter(indices),
+                check=False,
             )
         except BatchkitError as exc:
             for index in indices:
@@ -246,15 +321,9 @@ class BatchSession:
         with run.batch():
             for index, item in zip(indices, uploaded.files, strict=True):
                 run.mark_uploaded(index, item.file_url)
-        try:
-            created = await self._client.create_batch(
-                self._config.story_inputs(uploaded.files), self._config.to_auto_mode()
-            )
-        except BatchkitError as exc:
-            run.mark_batch_failed(indices, f"the batch could not be created: {exc}")
-            return
-        run.mark_batch_created(created.batch_id, indices, created.job_id)
-        follower.add_batch(created.batch_id)
+
+    def _document(self, row: int) -> Document | None:
+        return self._documents.get(row)
 
     def _progress_reporter(self, indices: list[int]) -> _ProgressReporter:
         return _ProgressReporter(self.run, indices)

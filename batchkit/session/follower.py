@@ -1,10 +1,20 @@
 """Keeping one run true while its batches run: events as they come, REST when they don't.
 
 The event stream is the fast path: each event is folded into the run the moment it arrives. REST
-is the truth: after every (re)connect, after a ``seq`` gap, and on a timer when the socket is
-quiet, the follower reads each batch's status (and, against a server without per-file
-``results``, each unfinished story) and folds that in too. Against production, whose batch
-events never arrive (contract section 7), the timer is what finishes the run.
+is the truth: after every (re)connect, after a ``seq`` gap, and on a timer, the follower reads
+each batch's status and, against a server whose events run ahead of its work or that gives no
+per-file ``results`` (production), each story still open, and folds that in too. There the
+timer is what finishes the run.
+
+Every way of following ends, with a reason the run records:
+
+* every file is completed or failed (the usual end), confirmed by one last read of everything;
+* the server refuses our credentials even after a fresh login: the unfinished files fail and
+  :meth:`Follower.follow` raises :class:`~batchkit.errors.AuthError`;
+* the server no longer knows a batch (not found, after a fresh login proved our token good):
+  that batch's unfinished files fail, the others go on;
+* the server gives no usable answer for ``FollowOptions.unanswered_after`` seconds: the
+  unfinished files fail with the last error.
 """
 
 from __future__ import annotations
@@ -12,13 +22,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 
 from batchkit.client import StoryClient
 from batchkit.contract.events import ServerEvent
-from batchkit.errors import AuthError, BatchkitError, NotFoundError
+from batchkit.errors import AuthError, BatchkitError, NotFoundError, RunError
 from batchkit.events import EventStream
-from batchkit.tracker import BatchRun, FileStatus
+from batchkit.tracker import BatchRun
 
 __all__ = ["FollowOptions", "Follower"]
 
@@ -34,7 +45,13 @@ class FollowOptions:
     ``use_events``: open a socket at all (off: REST only); ``stall_timeout``: seconds a step may
     stand still before its file is marked stalled; ``give_up_after``: seconds a file in a
     batch may hear nothing before it is failed, against a server without per-file ``results``
-    (production reports a failed story only by an event, which may fire before anyone joined).
+    (production reports a failed story only by an event, which may fire before anyone joined);
+    ``batch_failure_grace``: seconds a ``failed`` batch status must last, with no sign of a
+    retry, before it fails the files, against a server that retries crashed batches
+    (production: up to 3 attempts); ``lost_after``: seconds the server may keep saying a batch
+    does not exist (each time after a fresh login proved the token good) before its unfinished
+    files fail; ``unanswered_after``: seconds without one usable REST answer before the run
+    stops (None: wait for ever).
     """
 
     poll_interval: float = 1.0
@@ -42,6 +59,17 @@ class FollowOptions:
     use_events: bool = True
     stall_timeout: float = 120.0
     give_up_after: float = 300.0
+    batch_failure_grace: float = 60.0
+    lost_after: float = 20.0
+    unanswered_after: float | None = 600.0
+
+
+LOST = "the server no longer knows this batch; was it restarted? ({detail})"
+REFUSED = (
+    "the server refused our credentials even after a fresh login ({detail}); log in again "
+    "(check the username and password, or get a new token) and attach to the batch to go on"
+)
+UNANSWERED = "the server gave no usable answer for {seconds:.0f} s (last: {detail})"
 
 
 class Follower:
@@ -56,7 +84,11 @@ class Follower:
         self._nudge = asyncio.Event()
         self._more_batches_coming = True
         self._events_since_poll = 0
+        self._missing_since: dict[str, float] = {}
+        self._answered_at = time.monotonic()
         self.reconcile_errors = 0
+        self.stopped: str | None = None
+        """Why following stopped early, if it did."""
         self.stream: EventStream | None = None
         run.subscribe(self._on_run_change)
 
@@ -76,19 +108,30 @@ class Follower:
 
     # ------------------------------------------------------------ the loop
     async def follow(self) -> None:
-        """Run until the run is done and no batch is still to come; always closes the socket."""
+        """Run until the run is done and no batch is still to come; always closes the socket.
+
+        Raises :class:`~batchkit.errors.AuthError` when the server refuses our credentials
+        (the unfinished files are failed first, saying why).
+        """
         try:
             if self._options.use_events:
                 await self._open_stream()
-            while not (self._run.done and not self._more_batches_coming):
-                await self._sleep_or_nudge()
-                await self._reconcile(every_story=False)
-                self._run.tick()
-            # One last read so the table ends equal to the server's truth.
-            await self._reconcile(every_story=True)
+            while True:
+                while not (self._run.done and not self._more_batches_coming):
+                    await self._sleep_or_nudge()
+                    await self._round(every_story=False)
+                # One last read of everything, so the table ends equal to the server's truth;
+                # news in it (a file failed for silence was only slow) means following goes on.
+                await self._round(every_story=True)
+                if self._run.done and not self._more_batches_coming:
+                    return
         finally:
             if self.stream is not None:
                 await self.stream.close()
+
+    async def _round(self, *, every_story: bool) -> None:
+        await self._reconcile(every_story=every_story)
+        self._run.tick()
 
     async def _sleep_or_nudge(self) -> None:
         quiet = self.stream is not None and self.stream.connected and self._events_since_poll
@@ -121,14 +164,18 @@ class Follower:
 
     def _on_event(self, event: ServerEvent) -> None:
         self._events_since_poll += 1
-        self._run.apply_event(event)
+        try:
+            self._run.apply_event(event)
+        except RunError as exc:  # an event about a file this run does not have
+            logger.warning("ignored an event: %s", exc)
 
     async def _on_reconnect(self) -> None:
         # Rooms were joined again by the stream; what happened meanwhile comes from REST.
         self._nudge.set()
 
     def _on_run_change(self, run: BatchRun) -> None:
-        if run.done or len(run.story_ids) > len(self._joined):
+        # Called on every change: only cheap questions here.
+        if run.done or run.story_count > len(self._joined):
             self._nudge.set()
 
     async def _join_rooms(self) -> None:
@@ -137,7 +184,7 @@ class Follower:
             return
         for batch_id in self._batches:
             await stream.join_batch(batch_id)
-        for story_id in self._run.story_ids:
+        for story_id in (*self._run.story_ids, *self._run.active_story_ids()):
             if story_id not in self._joined:
                 self._joined.add(story_id)
                 await stream.join_story(story_id)
@@ -148,20 +195,29 @@ class Follower:
         try:
             await self._join_rooms()
             for batch_id in list(self._batches):
-                self._run.apply_status(await self._client.batch_status(batch_id))
+                await self._read_batch(batch_id)
             await self._join_rooms()
-            if every_story or not self._client.profile.reports_results:
+            if every_story or self._client.profile.reads_stories:
                 await self._read_stories(self._story_ids_to_read(every_story))
         except AuthError as exc:
-            self._give_up(f"the server refused our credentials: {exc.server_message}")
+            await self._refused(exc)
         except BatchkitError as exc:
-            # A server error or a dropped connection: the next round tries again.
-            self.reconcile_errors += 1
-            logger.warning("reconcile failed, trying again: %s", exc)
+            self._unanswered(exc)
+        else:
+            self._answered_at = time.monotonic()
+
+    async def _read_batch(self, batch_id: str) -> None:
+        try:
+            status = await self._client.batch_status(batch_id)
+        except NotFoundError as exc:
+            await self._missing(batch_id, exc)
+            return
+        self._missing_since.pop(batch_id, None)
+        self._run.apply_status(status)
 
     def _story_ids_to_read(self, every_story: bool) -> list[str]:
         if every_story:
-            return list(self._run.story_ids)
+            return list(dict.fromkeys((*self._run.story_ids, *self._run.active_story_ids())))
         return list(self._run.active_story_ids())
 
     async def _read_stories(self, story_ids: list[str]) -> None:
@@ -171,10 +227,38 @@ class Follower:
             except NotFoundError:
                 logger.warning("story %s is gone from the server", story_id)
 
-    def _give_up(self, reason: str) -> None:
+    # ------------------------------------------------------------ ways out
+    async def _missing(self, batch_id: str, exc: NotFoundError) -> None:
+        """The server says ``batch_id`` does not exist: lost, once our token is proven good."""
+        await self._client.verify_credentials()  # an AuthError here is a refusal, not a loss
+        now = time.monotonic()
+        since = self._missing_since.setdefault(batch_id, now)
+        # Patience even where "not found" is unambiguous: a restarting server may answer so for
+        # a moment, and a batch is lost only if the server keeps saying it.
+        if now - since < self._options.lost_after:
+            return
+        self._batches.remove(batch_id)
+        self._missing_since.pop(batch_id, None)
+        reason = LOST.format(detail=exc.server_message)
+        logger.error("batch %s: %s", batch_id, reason)
+        self._run.mark_stopped(reason, batch_id)
+
+    async def _refused(self, exc: AuthError) -> None:
+        reason = REFUSED.format(detail=exc.server_message)
+        self._stop(reason)
+        raise AuthError(reason, status=exc.status, method=exc.method, url=exc.url) from exc
+
+    def _unanswered(self, exc: BatchkitError) -> None:
+        # A server error or a dropped connection: the next round tries again, for a while.
+        self.reconcile_errors += 1
+        logger.warning("reconcile failed, trying again: %s", exc)
+        limit = self._options.unanswered_after
+        silent = time.monotonic() - self._answered_at
+        if limit is not None and silent >= limit:
+            self._stop(UNANSWERED.format(seconds=silent, detail=exc))
+
+    def _stop(self, reason: str) -> None:
         logger.error("stopped following: %s", reason)
-        finished = (FileStatus.COMPLETED, FileStatus.FAILED)
-        active = [row.index for row in self._run.snapshot().files if row.status not in finished]
-        if active:
-            self._run.mark_batch_failed(active, reason)
+        self.stopped = reason
+        self._run.mark_stopped(reason)
         self._more_batches_coming = False

@@ -3,9 +3,11 @@
 Pure: no network, no socket, no HTTP. Facts come from any source (the event stream, REST
 snapshots, the uploader, a clock, a saved log) and :class:`BatchRun` keeps ``run.files`` true
 after each one. Modules: :mod:`~batchkit.tracker.facts` (what can be folded),
-:mod:`~batchkit.tracker.state` and :mod:`~batchkit.tracker.pipeline` (one file's state and its
-rules), :mod:`~batchkit.tracker.fold` (routing facts to files), :mod:`~batchkit.tracker.frame`
-(the DataFrames), :mod:`~batchkit.tracker.progress` (snapshots, progress, ETA) and
+:mod:`~batchkit.tracker.machine` (the per-file state machine, as tables),
+:mod:`~batchkit.tracker.state` and :mod:`~batchkit.tracker.pipeline` (one file's working state
+and how facts become evidence), :mod:`~batchkit.tracker.fold` (routing facts to files),
+:mod:`~batchkit.tracker.frame` (the DataFrames), :mod:`~batchkit.tracker.progress` (snapshots,
+progress, ETA), :mod:`~batchkit.tracker.stamping` (facts stamped with the time) and
 :mod:`~batchkit.tracker.run` (the run itself).
 """
 
@@ -17,8 +19,11 @@ from batchkit.tracker.facts import (
     Fact,
     FactLog,
     FilesPlanned,
+    FollowStoppedFact,
     PlannedFile,
     RegenerateFact,
+    RegenerateUndoneFact,
+    RetryFact,
     StatusFact,
     StoryFact,
     TickFact,
@@ -27,7 +32,8 @@ from batchkit.tracker.facts import (
     UploadProgressFact,
 )
 from batchkit.tracker.frame import EVENT_COLUMNS, FILE_COLUMNS, file_dtypes
-from batchkit.tracker.progress import STEP_WEIGHTS, FileRow, RunSnapshot
+from batchkit.tracker.machine import StepStatus
+from batchkit.tracker.progress import STEP_WEIGHTS, FileRow, RunSnapshot, StepCount
 from batchkit.tracker.run import BatchRun, Subscriber
 from batchkit.tracker.state import FileStatus, Outcome, UploadStatus
 
@@ -45,11 +51,16 @@ __all__ = [
     "FileRow",
     "FileStatus",
     "FilesPlanned",
+    "FollowStoppedFact",
     "Outcome",
     "PlannedFile",
     "RegenerateFact",
+    "RegenerateUndoneFact",
+    "RetryFact",
     "RunSnapshot",
     "StatusFact",
+    "StepCount",
+    "StepStatus",
     "StoryFact",
     "Subscriber",
     "TickFact",

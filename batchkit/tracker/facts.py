@@ -9,7 +9,7 @@ clock of its own: every time it shows comes from a fact.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from batchkit.contract.events import ServerEvent
 from batchkit.contract.limits import PipelineStep
 from batchkit.contract.rest import BatchStatusResponse, StoryResponse
+from batchkit.contract.wire import as_utc
 
 __all__ = [
     "FACT_ADAPTER",
@@ -26,23 +27,18 @@ __all__ = [
     "Fact",
     "FactLog",
     "FilesPlanned",
+    "FollowStoppedFact",
     "PlannedFile",
     "RegenerateFact",
+    "RegenerateUndoneFact",
+    "RetryFact",
     "StatusFact",
     "StoryFact",
     "TickFact",
     "UploadFailedFact",
     "UploadProgressFact",
     "UploadedFact",
-    "utc",
 ]
-
-
-def utc(moment: datetime) -> datetime:
-    """``moment`` as an aware UTC datetime; a naive one is taken to be UTC already."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 class _FactModel(BaseModel):
@@ -54,7 +50,7 @@ class _FactModel(BaseModel):
     @field_validator("received_at", "now", check_fields=False)
     @classmethod
     def _in_utc(cls, moment: datetime) -> datetime:
-        return utc(moment)
+        return as_utc(moment)
 
 
 class PlannedFile(BaseModel):
@@ -82,6 +78,14 @@ class FilesPlanned(_FactModel):
     give_up_after: float | None = Field(default=None, gt=0)
     """Fail a file in a batch that hears nothing for this long (a server that reports failures
     only by events a client can miss); None: wait as long as it takes."""
+    events_confirm: bool = True
+    """The server's events confirm the work they report (the reference server). False: they
+    run ahead of the work (production, contract §7.4), and only REST confirms a step."""
+    retried_batches: bool = False
+    """The server may run a batch again after its worker crashed (production, §7.7). Then a
+    ``failed`` batch status is final only after ``batch_failure_grace`` seconds with no sign of
+    a retry, and stories are placed on rows by their file, since a retry makes them again."""
+    batch_failure_grace: float = Field(default=60.0, ge=0)
 
 
 class EventFact(_FactModel):
@@ -158,10 +162,35 @@ class BatchFailedFact(_FactModel):
 
 
 class RegenerateFact(_FactModel):
-    """``POST /api/stories/{id}/generate`` was accepted for file ``index``: it starts over."""
+    """File ``index``'s story is being generated again (``POST /api/stories/{id}/generate``
+    is about to be sent): a new attempt starts."""
 
     kind: Literal["regenerate"] = "regenerate"
     index: int
+
+
+class RegenerateUndoneFact(_FactModel):
+    """The regeneration of file ``index`` was refused: its story is as it was before."""
+
+    kind: Literal["regenerate-undone"] = "regenerate-undone"
+    index: int
+    error: str
+
+
+class RetryFact(_FactModel):
+    """Files ``indices`` are sent again (Retry): each starts a new attempt in a new batch."""
+
+    kind: Literal["retry"] = "retry"
+    indices: tuple[int, ...]
+
+
+class FollowStoppedFact(_FactModel):
+    """Following stopped for ``reason``: batch ``batch_id``'s unfinished files fail (every
+    unfinished file of the run when ``batch_id`` is None)."""
+
+    kind: Literal["follow-stopped"] = "follow-stopped"
+    reason: str
+    batch_id: str | None = None
 
 
 class TickFact(_FactModel):
@@ -182,6 +211,9 @@ Fact = Annotated[
     | BatchCreatedFact
     | BatchFailedFact
     | RegenerateFact
+    | RegenerateUndoneFact
+    | RetryFact
+    | FollowStoppedFact
     | TickFact,
     Field(discriminator="kind"),
 ]

@@ -1,17 +1,18 @@
 """The fold: routes each fact to the files it is about.
 
 :class:`Fold` holds one :class:`~batchkit.tracker.state.FileTrack` per planned file and finds the
-row a fact concerns: by index (upload facts), by batch id and position in the batch (batch facts),
-or by story id (story-room events, story snapshots). Story ids are learnt from
+row a fact concerns: by index (upload facts), by batch id and position in the batch (batch
+facts), or by story id (story-room events, story snapshots). Story ids are placed on rows from
 ``batch-stories-progress`` (EXT ``storyId`` + 1-based ``currentStory``), from a batch status
-(EXT ``results[i].storyId``, else ``storyIds`` in input order, the order production creates the
-records in) and, for a known story, confirmed by ``joined-story-room``. A fact about a story or
-batch the fold cannot place yet is kept and folded when the mapping arrives, so events that beat
-the REST snapshot are not lost.
+(EXT ``results[i].storyId``; else, on a server that never makes a story twice, ``storyIds`` in
+input order) and, on production, whose crash retries make duplicate stories (§7.7), from the
+story itself: the row whose file the story was made from. A fact about a story or batch the fold
+cannot place yet is kept and folded when the placement arrives, so events that beat the REST
+snapshot are not lost.
 
-Duplicates are dropped before anything else: by room and ``seq`` when the event has a ``seq``,
-by the event's whole content otherwise. The first story id learnt for a row wins: production can
-create duplicate stories for one file (quirk 7) and their events are kept, not folded.
+Every fact folds idempotently (evidence only grows, see :mod:`batchkit.tracker.machine`), so a
+repeated event changes nothing and needs no check of its own; the event stream drops
+re-deliveries by ``seq`` before they get here.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from batchkit.contract.events import (
     BatchStoriesComplete,
@@ -28,11 +30,10 @@ from batchkit.contract.events import (
     BatchStoriesStart,
     JoinedBatchRoom,
     JoinedStoryRoom,
-    batch_room,
-    story_room,
+    ServerEvent,
 )
 from batchkit.contract.limits import BatchState
-from batchkit.contract.rest import BatchStatusResponse
+from batchkit.contract.rest import BatchStatusResponse, StoryResponse
 from batchkit.errors import RunError
 from batchkit.tracker.facts import (
     BatchCreatedFact,
@@ -40,7 +41,10 @@ from batchkit.tracker.facts import (
     EventFact,
     Fact,
     FilesPlanned,
+    FollowStoppedFact,
     RegenerateFact,
+    RegenerateUndoneFact,
+    RetryFact,
     StatusFact,
     StoryFact,
     TickFact,
@@ -51,15 +55,15 @@ from batchkit.tracker.facts import (
 from batchkit.tracker.pipeline import STORY_EVENTS, Pipeline, StoryEvent
 from batchkit.tracker.state import (
     ERROR_BATCH,
-    ERROR_FILE,
-    ERROR_REJECTED,
     ERROR_SILENT,
-    ERROR_UPLOAD,
+    ERROR_STOPPED,
     STEP_ORDER,
     BatchTrack,
     FileStatus,
     FileTrack,
     Outcome,
+    RunSteps,
+    StoryTrack,
 )
 
 __all__ = ["Fold"]
@@ -73,6 +77,12 @@ _BATCH_EVENTS: Final = (
 BatchEvent = BatchStoriesStart | BatchStoriesProgress | BatchStoriesComplete | BatchStoriesError
 _STORY_ERROR: Final = re.compile(r"^\s*Story\s+(\d+)\s*:\s*(.*)$", re.S)
 _STALLABLE: Final = frozenset({FileStatus.UPLOADING, FileStatus.PROCESSING})
+_FAILED_STATES: Final = frozenset({BatchState.FAILED, BatchState.CANCELLED})
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Two references to one uploaded file (a full URL, or the stored path alone)."""
+    return a == b or urlsplit(a).path.lstrip("/") == urlsplit(b).path.lstrip("/")
 
 
 class Fold:
@@ -80,23 +90,32 @@ class Fold:
 
     def __init__(self, plan: FilesPlanned) -> None:
         self.plan = plan
-        steps = tuple(s for s in STEP_ORDER if s in plan.steps)
-        needed = frozenset(s for s in steps if s in plan.reportable_steps)
-        self.pipeline = Pipeline(steps, needed)
+        enabled = tuple(s for s in STEP_ORDER if s in plan.steps)
+        self.steps = RunSteps(
+            enabled, frozenset(plan.reportable_steps) & frozenset(enabled), plan.events_confirm
+        )
+        self.pipeline = Pipeline(self.steps)
         self.tracks = [
-            FileTrack(i, f.name, f.size, rejection=f.rejection, upload_total=f.size)
+            FileTrack(
+                i,
+                f.name,
+                f.size,
+                self.steps,
+                plan.received_at,
+                rejection=f.rejection,
+                upload_total=f.size,
+            )
             for i, f in enumerate(plan.files)
         ]
-        for track in self.tracks:
-            if track.rejection is not None:
-                track.mark_error(ERROR_REJECTED, track.rejection, plan.received_at)
         self.batches: dict[str, BatchTrack] = {}
         self.rows_by_story: dict[str, int] = {}
+        """Story id → row, for the stories of every row's current attempt."""
+        self.retired: set[str] = set()
+        """Stories of earlier attempts (a retry, a duplicate left behind): their facts are stale."""
         self.dirty: set[int] = set()
         self.latest: datetime = plan.received_at
         self.row: int | None = None
         """The row the last fact was about, when it was about one."""
-        self._seen: set[object] = set()
         self._waiting_for_story: dict[str, list[Fact]] = {}
         self._waiting_for_batch: dict[str, list[Fact]] = {}
         self._on_fact: dict[type[Any], Callable[[Any], Outcome]] = {
@@ -109,22 +128,46 @@ class Fold:
             BatchCreatedFact: self._batch_created,
             BatchFailedFact: self._batch_failed,
             RegenerateFact: self._regenerate,
+            RegenerateUndoneFact: self._regenerate_undone,
+            RetryFact: self._retry,
+            FollowStoppedFact: self._follow_stopped,
             TickFact: self._tick,
         }
 
     def apply(self, fact: Fact) -> Outcome:
         """Fold one fact. Raises :class:`RunError` for a fact about a file the run lacks."""
+        if type(fact) is EventFact:
+            return self.apply_event(fact.event, fact.received_at)
         self.row = None
         if fact.received_at > self.latest:
             self.latest = fact.received_at
-        if type(fact) is EventFact:
-            return self._event(fact)
         if isinstance(fact, FilesPlanned):
             raise RunError("a run's files are planned once, when the run is made")
         return self._on_fact[type(fact)](fact)
 
+    def apply_event(self, event: ServerEvent, received_at: datetime) -> Outcome:
+        """Fold one socket event received at ``received_at`` (the same as its fact).
+
+        The hot path: a story's event goes straight to its file, with no fact built for it.
+        """
+        self.row = None
+        if received_at > self.latest:
+            self.latest = received_at
+        if isinstance(event, STORY_EVENTS):
+            return self._story_event(event, received_at)
+        return self._route_event(EventFact.model_construct(received_at=received_at, event=event))
+
     def status(self, row: int) -> FileStatus:
-        return self.tracks[row].status(self.pipeline.needed)
+        return self.tracks[row].status()
+
+    def unplaced_story_ids(self) -> tuple[str, ...]:
+        """Stories the server listed for a batch that no row holds yet: worth reading."""
+        return tuple(
+            story_id
+            for batch in self.batches.values()
+            for story_id in batch.story_ids
+            if story_id not in self.rows_by_story and story_id not in self.retired
+        )
 
     # ------------------------------------------------------------ routing helpers
     def _track(self, index: int) -> FileTrack:
@@ -139,31 +182,36 @@ class Fold:
         self.dirty.add(track.index)
         return Outcome.APPLIED
 
-    def _duplicate(self, room: str, event: EventFact) -> bool:
-        seq = event.event.seq
-        key: object = (room, seq) if seq is not None else event.event.model_dump_json()
-        if key in self._seen:
-            return True
-        self._seen.add(key)
-        return False
+    def _in_batch(self, batch: BatchTrack) -> list[FileTrack]:
+        """The batch's rows whose current attempt is in this batch."""
+        return [t for t in (self.tracks[r] for r in batch.rows) if t.batch_id == batch.batch_id]
 
     def learn_story(self, row: int, story_id: str, at: datetime) -> bool:
-        """Row ``row`` is story ``story_id``; folds whatever waited for that story."""
+        """Row ``row`` has story ``story_id``; folds whatever waited for that story."""
         track = self.tracks[row]
-        if track.story_id == story_id:
-            return self._changed(track, track.mark_record(at)) is Outcome.APPLIED
-        if story_id in self.rows_by_story or track.story_id is not None:
+        if story_id in self.retired:
             return False
+        placed = self.rows_by_story.get(story_id)
+        if placed == row:
+            return self._changed(track, track.stories[story_id].mark_record(at)) is Outcome.APPLIED
+        if placed is not None or (track.stories and not self.plan.retried_batches):
+            return False  # the first placement wins; only production makes a file's story twice
         self.rows_by_story[story_id] = row
-        track.story_id = story_id
-        track.mark_record(at)
+        track.stories[story_id] = StoryTrack(story_id, len(track.stories), record_created_at=at)
+        track.heard(at)
         self.dirty.add(row)
         for waiting in self._waiting_for_story.pop(story_id, []):
             self._fold_waiting(waiting)
         return True
 
+    def _retire(self, track: FileTrack, keep: str | None = None) -> None:
+        for story_id in list(self.rows_by_story):
+            if self.rows_by_story[story_id] == track.index and story_id != keep:
+                del self.rows_by_story[story_id]
+                self.retired.add(story_id)
+
     def _fold_waiting(self, fact: Fact) -> None:
-        """Fold a fact that waited for its story or batch (its duplicate check is done)."""
+        """Fold a fact that waited for its story or batch."""
         row = self.row  # the events table names the fact being folded now, not this one
         if isinstance(fact, EventFact):
             self._route_event(fact)
@@ -171,21 +219,20 @@ class Fold:
             self._on_fact[type(fact)](fact)
         self.row = row
 
+    def _wait_for_story(self, story_id: str, fact: Fact) -> Outcome:
+        if story_id in self.retired:
+            return Outcome.STALE
+        self._waiting_for_story.setdefault(story_id, []).append(fact)
+        return Outcome.BUFFERED
+
     # ------------------------------------------------------------ events
     def _event(self, fact: EventFact) -> Outcome:
-        event = fact.event
-        if isinstance(event, STORY_EVENTS):  # the hot path: one check, then straight to the file
-            if self._duplicate(story_room(event.story_id), fact):
-                return Outcome.DUPLICATE
-            return self._story_event(fact, event)
-        if isinstance(event, _BATCH_EVENTS) and self._duplicate(batch_room(event.batch_id), fact):
-            return Outcome.DUPLICATE
-        return self._route_event(fact)
+        return self.apply_event(fact.event, fact.received_at)
 
     def _route_event(self, fact: EventFact) -> Outcome:
         event = fact.event
         if isinstance(event, STORY_EVENTS):
-            return self._story_event(fact, event)
+            return self._story_event(event, fact.received_at)
         if isinstance(event, _BATCH_EVENTS):
             return self._batch_event(fact, event)
         if isinstance(event, JoinedBatchRoom):
@@ -194,23 +241,24 @@ class Fold:
             return self._room_story(fact, event)
         return Outcome.UNCHANGED  # room replies and refusals: kept in the log only
 
-    def _story_event(self, fact: EventFact, event: StoryEvent) -> Outcome:
+    def _story_event(self, event: StoryEvent, at: datetime) -> Outcome:
         row = self.rows_by_story.get(event.story_id)
         if row is None:
-            self._waiting_for_story.setdefault(event.story_id, []).append(fact)
-            return Outcome.BUFFERED
+            fact = EventFact.model_construct(received_at=at, event=event)
+            return self._wait_for_story(event.story_id, fact)
         track = self._track(row)
-        changed = self.pipeline.apply_event(track, fact, event)
+        changed = self.pipeline.apply_event(track, event, at)
         return Outcome.STALE if changed is None else self._changed(track, changed)
 
     def _room_story(self, fact: EventFact, event: JoinedStoryRoom) -> Outcome:
         row = self.rows_by_story.get(event.story_id)
         if row is None:
-            self._waiting_for_story.setdefault(event.story_id, []).append(fact)
-            return Outcome.BUFFERED
+            return self._wait_for_story(event.story_id, fact)
         track = self._track(row)
-        story = event.story
-        changed = self.pipeline.apply_flags(track, story.status, story.updated_at, fact.received_at)
+        story, at = event.story, fact.received_at
+        changed = self.pipeline.apply_flags(
+            track, track.stories[story.id], story.status, story.updated_at, at
+        )
         return self._changed(track, changed)
 
     def _batch_event(self, fact: EventFact, event: BatchEvent) -> Outcome:
@@ -233,13 +281,12 @@ class Fold:
         self, batch: BatchTrack, event: BatchStoriesProgress, at: datetime
     ) -> Outcome:
         position = event.current_story - 1
-        if not 0 <= position < len(batch.rows):
+        if not 0 <= position < len(batch.rows) or not event.story_id:
             return Outcome.UNCHANGED
         track = self._track(batch.rows[position])
-        changed = track.mark_record(at)
-        if event.story_id:
-            changed = self.learn_story(track.index, event.story_id, at) or changed
-        return self._changed(track, changed)
+        if track.batch_id != batch.batch_id:
+            return Outcome.STALE
+        return self._changed(track, self.learn_story(track.index, event.story_id, at))
 
     def _batch_complete(
         self, batch: BatchTrack, event: BatchStoriesComplete, at: datetime
@@ -250,26 +297,41 @@ class Fold:
             match = _STORY_ERROR.match(line)
             if match:
                 failed[int(match.group(1)) - 1] = match.group(2).strip() or line
+        batch.state = BatchState.COMPLETED
+        if self.plan.retried_batches:
+            return Outcome.APPLIED  # production's counts are records, not work (§7.3)
         if len(event.story_ids) == len(batch.rows):
             for row, story_id in zip(batch.rows, event.story_ids, strict=True):
                 self.learn_story(row, story_id, at)
-        batch.state = BatchState.COMPLETED
         for position, row in enumerate(batch.rows):
             track = self.tracks[row]
-            if track.attempt:
-                continue  # regenerated since: this batch's verdict is about the earlier attempt
+            story = track.lead()
+            if story is None or track.batch_id != batch.batch_id or story.attempt_ts is not None:
+                continue  # no story yet, or regenerated since: the verdict is not about it
             if position in failed:
-                changed = track.mark_error(ERROR_FILE, failed[position], at)
+                changed = story.mark_verdict(failed[position], at)
             else:
-                changed = track.mark_done_by_server(at)
+                changed = self.pipeline.batch_says_done(track, story, at)
             self._changed(track, changed)
         return Outcome.APPLIED
 
     def _batch_error(self, batch: BatchTrack, error: str, at: datetime) -> Outcome:
         batch.state = BatchState.FAILED
         batch.error = error
-        self._mark_rows(batch, lambda track: track.mark_error(ERROR_BATCH, error, at))
+        if self.plan.retried_batches:
+            batch.failed_since = batch.failed_since or at  # Bull may run it again (§7.7)
+            return Outcome.APPLIED
+        self._fail_rows(self._in_batch(batch), ERROR_BATCH, error, at)
         return Outcome.APPLIED
+
+    def _fail_rows(self, tracks: list[FileTrack], key: str, reason: str, at: datetime) -> bool:
+        """Mark ``tracks`` that are not finished failed for ``reason`` (a soft error)."""
+        changed = False
+        for track in tracks:
+            if not track.status().terminal and track.mark_soft_error(key, reason, at):
+                self.dirty.add(track.index)
+                changed = True
+        return changed
 
     # ------------------------------------------------------------ REST snapshots
     def _status_fact(self, fact: StatusFact) -> Outcome:
@@ -283,53 +345,87 @@ class Fold:
         at = fact.received_at
         changed = batch.state != status.status
         batch.state = status.status
+        new_ids = [sid for sid in status.story_ids if sid not in batch.story_ids]
+        if new_ids:
+            batch.story_ids = (*batch.story_ids, *new_ids)
+            batch.failed_since = None  # new records: the batch is being run again
+            changed = True
         if status.results is not None:
-            for row, result in zip(batch.rows, status.results, strict=False):
-                track = self.tracks[row]
-                learnt = result.story_id is not None and self.learn_story(row, result.story_id, at)
-                if result.file_url and track.file_url is None:
-                    track.file_url = result.file_url
-                    learnt = True
-                step_changed = self.pipeline.apply_result(track, result, at)
-                changed = self._changed(track, learnt or step_changed) is Outcome.APPLIED or changed
-        else:
+            changed = self._results(batch, status, at) or changed
+        elif not self.plan.retried_batches:
             for row, story_id in zip(batch.rows, status.story_ids, strict=False):
-                changed = self.learn_story(row, story_id, at) or changed
+                if self.tracks[row].batch_id == batch.batch_id:
+                    changed = self.learn_story(row, story_id, at) or changed
+        else:
+            for story_id in new_ids:  # a story read before its batch listed it can be placed now
+                for waiting in self._waiting_for_story.pop(story_id, []):
+                    self._fold_waiting(waiting)
         changed = self._status_verdict(batch, status, at) or changed
         return Outcome.APPLIED if changed else Outcome.UNCHANGED
 
+    def _results(self, batch: BatchTrack, status: BatchStatusResponse, at: datetime) -> bool:
+        changed = False
+        assert status.results is not None
+        for row, result in zip(batch.rows, status.results, strict=False):
+            track = self.tracks[row]
+            if track.batch_id != batch.batch_id:
+                continue
+            learnt = result.story_id is not None and self.learn_story(row, result.story_id, at)
+            if result.file_url and track.file_url is None:
+                track.file_url = result.file_url
+                learnt = True
+            story = track.stories.get(result.story_id or "")
+            moved = story is not None and self.pipeline.apply_result(track, story, result, at)
+            changed = self._changed(track, learnt or moved) is Outcome.APPLIED or changed
+        return changed
+
     def _status_verdict(self, batch: BatchTrack, status: BatchStatusResponse, at: datetime) -> bool:
-        """What a terminal status says of the files that ``results`` did not speak for."""
-        if status.status in (BatchState.FAILED, BatchState.CANCELLED):
-            reason = "; ".join(status.errors) or f"batch {status.status}"
+        """What a status says of the batch's files beyond their own results."""
+        if status.status in _FAILED_STATES:
+            reason = "; ".join(status.errors) or f"the server says the batch {status.status}"
             batch.error = reason
-            return self._mark_rows(batch, lambda track: track.mark_error(ERROR_BATCH, reason, at))
-        if status.status == BatchState.COMPLETED and not self.pipeline.needed:
+            if self.plan.retried_batches:
+                batch.failed_since = batch.failed_since or at  # maybe a retry follows (§7.7)
+                return False
+            return self._fail_rows(self._in_batch(batch), ERROR_BATCH, reason, at)
+        batch.failed_since = None
+        if status.status == BatchState.COMPLETED and not self.steps.needed:
             # Without generation, a completed batch means every record was created. (With
             # generation, production says "completed" once the records exist, long before the
             # pipelines end, so it says nothing about the files.)
-            return self._mark_rows(batch, lambda track: track.mark_done_by_server(at))
+            changed = False
+            for track in self._in_batch(batch):
+                if track.records_done_at is None:
+                    track.records_done_at = at
+                    self.dirty.add(track.index)
+                    changed = True
+            return changed
         return False
-
-    def _mark_rows(self, batch: BatchTrack, mark: Callable[[FileTrack], bool]) -> bool:
-        """Apply ``mark`` to the batch's files still on their first attempt."""
-        changed = False
-        for row in batch.rows:
-            track = self.tracks[row]
-            if not track.attempt and mark(track):
-                self.dirty.add(row)
-                changed = True
-        return changed
 
     def _story_fact(self, fact: StoryFact) -> Outcome:
         story = fact.story
         row = self.rows_by_story.get(story.id)
         if row is None:
-            self._waiting_for_story.setdefault(story.id, []).append(fact)
-            return Outcome.BUFFERED
+            row = self._row_of_file(story)
+            if row is None:
+                return self._wait_for_story(story.id, fact)
+            self.learn_story(row, story.id, fact.received_at)
         track = self._track(row)
-        changed = self.pipeline.apply_flags(track, story.status, story.updated_at, fact.received_at)
+        changed = self.pipeline.apply_flags(
+            track, track.stories[story.id], story.status, story.updated_at, fact.received_at
+        )
         return self._changed(track, changed)
+
+    def _row_of_file(self, story: StoryResponse) -> int | None:
+        """The row a story was made from, by its file, among its batch's current rows."""
+        if not self.plan.retried_batches or story.id in self.retired:
+            return None
+        for batch in self.batches.values():
+            if story.id in batch.story_ids:
+                for track in self._in_batch(batch):
+                    if track.file_url and _same_file(track.file_url, story.files.original_file):
+                        return track.index
+        return None
 
     # ------------------------------------------------------------ uploads and batches
     def _upload_progress(self, fact: UploadProgressFact) -> Outcome:
@@ -353,7 +449,10 @@ class Fold:
 
     def _upload_failed(self, fact: UploadFailedFact) -> Outcome:
         track = self._track(fact.index)
-        return self._changed(track, track.mark_error(ERROR_UPLOAD, fact.error, fact.received_at))
+        if track.upload_error is not None or track.uploaded:
+            return Outcome.UNCHANGED
+        track.upload_error = (fact.error, fact.received_at)
+        return self._changed(track, True)
 
     def _batch_created(self, fact: BatchCreatedFact) -> Outcome:
         if fact.batch_id in self.batches:
@@ -365,7 +464,8 @@ class Fold:
             if track.batch_id is None:
                 track.batch_id = fact.batch_id
                 track.batch_index = position
-                track.errors.pop(ERROR_BATCH, None)  # an earlier attempt to create one failed
+                track.soft_errors.pop(ERROR_BATCH, None)  # an earlier attempt to create one failed
+                track.heard(fact.received_at)  # the silence clock starts with the batch
                 self.dirty.add(track.index)
         for waiting in self._waiting_for_batch.pop(fact.batch_id, []):
             self._fold_waiting(waiting)
@@ -375,7 +475,7 @@ class Fold:
         changed = False
         for track in [self._track(i) for i in fact.indices]:
             if track.batch_id is None or track.batch_id == fact.batch_id:
-                marked = track.mark_error(ERROR_BATCH, fact.error, fact.received_at)
+                marked = track.mark_soft_error(ERROR_BATCH, fact.error, fact.received_at)
                 changed = self._changed(track, marked) is Outcome.APPLIED or changed
         self.row = fact.indices[0] if len(fact.indices) == 1 else None
         if fact.batch_id in self.batches:
@@ -383,38 +483,85 @@ class Fold:
             self.batches[fact.batch_id].error = fact.error
         return Outcome.APPLIED if changed else Outcome.UNCHANGED
 
+    def _follow_stopped(self, fact: FollowStoppedFact) -> Outcome:
+        if fact.batch_id is None:
+            tracks = self.tracks
+        else:
+            batch = self.batches.get(fact.batch_id)
+            tracks = [] if batch is None else self._in_batch(batch)
+        changed = self._fail_rows(tracks, ERROR_STOPPED, fact.reason, fact.received_at)
+        return Outcome.APPLIED if changed else Outcome.UNCHANGED
+
+    # ------------------------------------------------------------ attempts
     def _regenerate(self, fact: RegenerateFact) -> Outcome:
         track = self._track(fact.index)
-        next_seq = None if track.high_seq is None else track.high_seq + 1
-        track.restart(next_seq, track.high_ts or fact.received_at)
+        lead = track.lead()
+        if lead is None:
+            return Outcome.UNCHANGED
+        next_seq = None if lead.high_seq is None else lead.high_seq + 1
+        track.regenerate(lead.story_id, next_seq, lead.high_ts or fact.received_at, undoable=True)
+        self._retire(track, keep=lead.story_id)
         track.moved(fact.received_at)
         return self._changed(track, True)
 
-    def _tick(self, fact: TickFact) -> Outcome:
-        """Mark stalled the files whose upload or step has not moved for ``stall_timeout``."""
+    def _regenerate_undone(self, fact: RegenerateUndoneFact) -> Outcome:
+        track = self._track(fact.index)
+        return self._changed(track, track.undo_regenerate())
+
+    def _retry(self, fact: RetryFact) -> Outcome:
         changed = False
+        for track in [self._track(i) for i in fact.indices]:
+            if track.rejection is not None:
+                continue  # a refused file is refused again: nothing to retry
+            self._retire(track)
+            track.start_attempt()
+            track.batch_id = track.batch_index = None
+            if not track.uploaded:
+                track.upload_error, track.upload_sent = None, 0
+            track.moved(fact.received_at)
+            changed = self._changed(track, True) is Outcome.APPLIED or changed
+        self.row = fact.indices[0] if len(fact.indices) == 1 else None
+        return Outcome.APPLIED if changed else Outcome.UNCHANGED
+
+    # ------------------------------------------------------------ the clock
+    def _tick(self, fact: TickFact) -> Outcome:
+        """Deadlines: stalled files, silent files, and failed batches not run again."""
+        changed = self._batch_deadlines(fact.now)
         for track in self.tracks:
-            if track.last_moved_at is None:
+            if self._give_up(track, fact.now):
+                changed = self._changed(track, True) is Outcome.APPLIED or changed
+            if track.stalled or track.last_moved_at is None:
                 continue
             idle = (fact.now - track.last_moved_at).total_seconds()
-            if self._give_up(track, idle, fact.now):
-                changed = self._changed(track, True) is Outcome.APPLIED or changed
-            elif track.stalled:
-                continue
-            if idle >= self.plan.stall_timeout and self.status(track.index) in _STALLABLE:
+            if idle >= self.plan.stall_timeout and track.status() in _STALLABLE:
                 track.stalled = True
                 changed = self._changed(track, True) is Outcome.APPLIED or changed
         return Outcome.APPLIED if changed else Outcome.UNCHANGED
 
-    def _give_up(self, track: FileTrack, idle: float, now: datetime) -> bool:
+    def _batch_deadlines(self, now: datetime) -> bool:
+        changed = False
+        grace = self.plan.batch_failure_grace
+        for batch in self.batches.values():
+            since = batch.failed_since
+            if since is None or (now - since).total_seconds() < grace:
+                continue
+            reason = (
+                f"the batch failed ({batch.error or 'no reason given'}) and the server did "
+                f"not run it again within {grace:.0f} s"
+            )
+            changed = self._fail_rows(self._in_batch(batch), ERROR_BATCH, reason, now) or changed
+        return changed
+
+    def _give_up(self, track: FileTrack, now: datetime) -> bool:
         """Fail a file the server has said nothing about for ``give_up_after`` seconds."""
         limit = self.plan.give_up_after
-        if limit is None or idle < limit or track.batch_id is None:
+        if limit is None or track.batch_id is None or track.last_news_at is None:
             return False
-        if ERROR_SILENT in track.errors or self.status(track.index).terminal:
+        silent = (now - track.last_news_at).total_seconds()
+        if silent < limit or ERROR_SILENT in track.soft_errors or track.status().terminal:
             return False
         reason = (
-            f"no word from the server for {idle:.0f} s; the server reports a failed story only "
-            "by an event, which can be missed, so its story probably failed"
+            f"no word from the server for {silent:.0f} s; the server reports a failed story "
+            "only by an event, which can be missed, so its story probably failed"
         )
-        return track.mark_error(ERROR_SILENT, reason, now)
+        return track.mark_soft_error(ERROR_SILENT, reason, now)

@@ -43,8 +43,15 @@ from batchkit.tracker.facts import (
     UploadFailedFact,
     UploadProgressFact,
 )
-from batchkit.tracker.pipeline import Pipeline
-from batchkit.tracker.state import STEP_ORDER, BatchTrack, FileStatus, FileTrack, UploadStatus
+from batchkit.tracker.state import (
+    STEP_ORDER,
+    BatchTrack,
+    FileStatus,
+    FileTrack,
+    StepStatus,
+    UploadStatus,
+)
+from batchkit.tracker.view import describe
 
 __all__ = [
     "BATCH_COLUMNS",
@@ -77,6 +84,8 @@ FILE_COLUMNS: Final[tuple[tuple[str, Any], ...]] = (
     ("upload_sent", "Int64"),
     ("upload_progress", "Float64"),
     ("status", _categories(FileStatus)),
+    ("attempt", "Int64"),
+    *((f"{step}_status", _categories(StepStatus)) for step in STEP_ORDER),
     ("step", _categories(PipelineStep)),
     ("step_progress", "Float64"),
     ("completed_steps", _STRING),
@@ -94,7 +103,9 @@ FILE_COLUMNS: Final[tuple[tuple[str, Any], ...]] = (
     ("audio_chunks", "Int64"),
     ("last_event_at", _TIME),
 )
-"""The per-file columns, in order, with their dtypes."""
+"""The per-file columns, in order, with their dtypes. ``<step>_status`` says where each step is
+(:class:`~batchkit.tracker.machine.StepStatus`); ``completed_steps`` lists only the steps the
+server has confirmed; ``attempt`` is 1, plus one per regeneration or retry."""
 
 EVENT_COLUMNS: Final[tuple[tuple[str, Any], ...]] = (
     ("received_at", _TIME),
@@ -121,8 +132,13 @@ BATCH_COLUMNS: Final[tuple[tuple[str, Any], ...]] = (
 
 _STALLABLE: Final = frozenset({FileStatus.UPLOADING, FileStatus.PROCESSING})
 
-WRITE_INTERVAL: Final = 0.01
-"""While an event loop runs, the per-file frame is written at most this often (seconds)."""
+WRITE_INTERVAL: Final = 0.05
+"""While an event loop runs, the per-file frame is written at most this often (seconds).
+
+Reading ``BatchRun.files`` always writes what is pending first, so only a reference held from an
+earlier read waits this long; views draw from snapshots at most 10 times a second anyway. On a
+live burst the writes were the largest cost per event after parsing: at 10 ms, about a third of
+the fold's share (``python -m benchmarks.socket_path``)."""
 
 
 def file_dtypes() -> dict[str, Any]:
@@ -146,18 +162,17 @@ def _upload_progress(track: FileTrack, upload: UploadStatus) -> float | None:
     return min(track.upload_sent / track.upload_total, 1.0)
 
 
-def row_values(track: FileTrack, pipeline: Pipeline) -> tuple[object, ...]:
+def row_values(track: FileTrack) -> tuple[object, ...]:
     """One file's row, in :data:`FILE_COLUMNS` order."""
-    status = track.status(pipeline.needed)
-    upload = track.upload_status()
-    step = track.shown_step(status, pipeline.steps, pipeline.needed)
-    step_progress = track.shown_progress(status, step)
-    failure = track.failure(pipeline.needed)
-    finished = track.finished_at(status, pipeline.needed)
+    view = describe(track)
+    status, lead, failure, shown = view.status, view.lead, view.failure, view.steps
     per_step: list[object] = []
     for name in STEP_ORDER:
-        began, ended = track.step_started.get(name), track.step_finished.get(name)
+        began = None if lead is None else lead.step_started.get(name)
+        ended = None if lead is None else lead.step_finished.get(name)
         per_step += (began, ended, _seconds(began, ended))
+    started = None if lead is None else lead.started_at
+    chunks = {} if lead is None else lead.chunks
     return (
         track.index,
         track.name,
@@ -165,22 +180,24 @@ def row_values(track: FileTrack, pipeline: Pipeline) -> tuple[object, ...]:
         track.batch_id,
         track.batch_index,
         track.file_url,
-        track.story_id,
-        upload.value,
+        None if lead is None else lead.story_id,
+        view.upload.value,
         track.upload_sent,
-        _upload_progress(track, upload),
+        _upload_progress(track, view.upload),
         status.value,
-        None if step is None else step.value,
-        step_progress,
-        ",".join(s.value for s in STEP_ORDER if s in track.completed),
+        track.attempt,
+        *(shown[name].value for name in STEP_ORDER),
+        None if view.step is None else view.step.value,
+        view.step_progress,
+        ",".join(s.value for s in STEP_ORDER if shown[s] is StepStatus.COMPLETED),
         None if failure is None else failure[1],
         track.stalled and status in _STALLABLE,
-        track.started_at,
-        finished,
-        _seconds(track.started_at, finished),
+        started,
+        view.finished_at,
+        _seconds(started, view.finished_at),
         *per_step,
-        track.chunks.get(PipelineStep.IMAGES),
-        track.chunks.get(PipelineStep.AUDIO),
+        chunks.get(PipelineStep.IMAGES),
+        chunks.get(PipelineStep.AUDIO),
         track.last_event_at,
     )
 
@@ -196,10 +213,9 @@ def _frame(rows: Sequence[Sequence[object]], columns: tuple[tuple[str, Any], ...
 class FileFrame:
     """The per-file DataFrame, written cell by cell as tracks change."""
 
-    def __init__(self, tracks: Sequence[FileTrack], pipeline: Pipeline) -> None:
+    def __init__(self, tracks: Sequence[FileTrack]) -> None:
         self._tracks = tracks
-        self._pipeline = pipeline
-        self._written = [row_values(track, pipeline) for track in tracks]
+        self._written = [row_values(track) for track in tracks]
         self.frame = _frame(self._written, FILE_COLUMNS)
         self._pending: set[int] = set()
         self._scheduled: tuple[asyncio.AbstractEventLoop, asyncio.Handle] | None = None
@@ -240,7 +256,7 @@ class FileFrame:
         frame = self.frame
         wrote = False
         for row in rows:
-            new = row_values(self._tracks[row], self._pipeline)
+            new = row_values(self._tracks[row])
             old = self._written[row]
             if new == old:
                 continue

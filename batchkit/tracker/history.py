@@ -111,6 +111,20 @@ class FactHistory:
             values = self._shapes[shape].read(subject)
             self._entries.append((shape, fact.received_at, values, outcome, row))
 
+    def append_event(
+        self, event: ServerEvent, received_at: datetime, outcome: str, row: int | None
+    ) -> None:
+        """Keep a socket event received at ``received_at`` as its fact, without building it."""
+        shape = self._shape_of.get(type(event), -1)
+        if shape == -1:
+            shape = self._learn(type(event))
+        if shape is None:
+            fact = EventFact.model_construct(received_at=received_at, event=event)
+            self._entries.append((fact.model_dump_json(), outcome, row))
+        else:
+            values = self._shapes[shape].read(event)
+            self._entries.append((shape, received_at, values, outcome, row))
+
     def __iter__(self) -> Iterator[tuple[Fact, str, int | None]]:
         """Each fact, rebuilt, with its outcome and row."""
         shapes = self._shapes

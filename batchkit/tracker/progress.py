@@ -1,12 +1,15 @@
 """What a view renders: a run's totals and one frozen row per file, taken in O(files).
 
 Overall progress weighs each file equally and, within a file, each enabled step the server
-reports by :data:`STEP_WEIGHTS`: a file contributes its completed steps plus the done fraction of
-the step it is in, and a finished file (completed or failed) contributes all of its share. The
-story step weighs less than images and audio because those run once per chunk of words and
-usually take the longest; merge only joins clips. The ETA does not use these weights: it is
-the median observed duration of each step times the work left, shared by the files running at
-once, and it is None until one step has been seen from start to finish.
+reports by :data:`STEP_WEIGHTS`: a file contributes the done fraction of each step, and a
+finished file (completed or failed) contributes all of its share. The story step weighs less
+than images and audio because those run once per chunk of words and usually take the longest;
+merge only joins clips.
+
+The ETA is an estimate from the run's own pace: the time the work has taken so far, scaled by
+the work left (``elapsed × (1 − p) / p``). It is the average rate since the first step started,
+so it moves steadily instead of jumping with each step that ends, and it is None until there is
+evidence to base it on: at least one step confirmed and a few percent of the work done.
 """
 
 from __future__ import annotations
@@ -15,14 +18,21 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from statistics import median
+from types import MappingProxyType
 from typing import Final
 
 from batchkit.contract.limits import PipelineStep
-from batchkit.tracker.pipeline import Pipeline
-from batchkit.tracker.state import STEP_ORDER, FileStatus, FileTrack, UploadStatus
+from batchkit.tracker.state import (
+    STEP_ORDER,
+    FileStatus,
+    FileTrack,
+    RunSteps,
+    StepStatus,
+    UploadStatus,
+)
+from batchkit.tracker.view import describe
 
-__all__ = ["STEP_WEIGHTS", "FileRow", "RunSnapshot", "take_snapshot"]
+__all__ = ["STEP_WEIGHTS", "FileRow", "RunSnapshot", "StepCount", "take_snapshot"]
 
 STEP_WEIGHTS: Final[Mapping[PipelineStep, float]] = {
     PipelineStep.STORY: 1.0,
@@ -34,6 +44,18 @@ STEP_WEIGHTS: Final[Mapping[PipelineStep, float]] = {
 
 _ACTIVE: Final = frozenset({FileStatus.UPLOADING, FileStatus.PROCESSING})
 _WAITING: Final = frozenset({FileStatus.PENDING, FileStatus.UPLOADED, FileStatus.QUEUED})
+_ETA_MIN_PROGRESS: Final = 0.05
+"""Below this share of the work done, the pace says too little to estimate the time left."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepCount:
+    """How many files are at each state of one step (``total``: the files of the run)."""
+
+    completed: int
+    failed: int
+    running: int
+    total: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +77,10 @@ class FileRow:
     batch_id: str | None
     started_at: datetime | None
     finished_at: datetime | None
+    steps: Mapping[PipelineStep, StepStatus]
+    """Every step of the pipeline, in order, as the table's ``<step>_status`` columns say."""
+    attempt: int
+    """1, plus one per regeneration or retry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,97 +104,96 @@ class RunSnapshot:
     progress: float
     """Weighted overall progress, 0.0–1.0."""
     eta_s: float | None
-    current_index: int | None
-    """The processing file that moved last, if any."""
-    current_step: PipelineStep | None
+    """An estimate of the seconds left (see the module docstring); None without evidence."""
+    in_progress: tuple[int, ...]
+    """The rows uploading or processing now, in row order."""
     upload_sent: int
     upload_total: int
     elapsed_s: float
     all_done: bool
     files: tuple[FileRow, ...]
-
-    @property
-    def current_name(self) -> str | None:
-        return None if self.current_index is None else self.files[self.current_index].name
+    step_counts: Mapping[PipelineStep, StepCount]
+    """Per enabled step (in pipeline order): files completed, failed and running at it."""
+    unconfirmed_steps: tuple[PipelineStep, ...]
+    """Enabled steps this server cannot report: they are shown ``unconfirmed``."""
+    notes: tuple[str, ...]
+    """Sentences for the user about what the table cannot say."""
 
 
 def _file_progress(
-    track: FileTrack, status: FileStatus, pipeline: Pipeline, weights: Mapping[PipelineStep, float]
+    track: FileTrack, status: FileStatus, weights: Mapping[PipelineStep, float]
 ) -> float:
     if status.terminal:
         return 1.0
-    steps = [s for s in pipeline.steps if s in pipeline.needed]
-    total = sum(weights[s] for s in steps)
-    if not total:
-        return 0.0
-    done = 0.0
-    for step in steps:
-        done += weights[step] * (1.0 if step in track.completed else track.progress.get(step, 0.0))
-    return done / total
+    lead = track.lead()
+    return 0.0 if lead is None else lead.file_progress(track.steps, dict(weights))
 
 
-def _file_row(
-    track: FileTrack, pipeline: Pipeline, weights: Mapping[PipelineStep, float]
-) -> FileRow:
-    status = track.status(pipeline.needed)
-    step = track.shown_step(status, pipeline.steps, pipeline.needed)
-    failure = track.failure(pipeline.needed)
+def _file_row(track: FileTrack, weights: Mapping[PipelineStep, float]) -> FileRow:
+    view = describe(track)
+    status, lead = view.status, view.lead
     return FileRow(
         index=track.index,
         name=track.name,
         status=status,
-        upload_status=track.upload_status(),
-        step=step,
-        step_progress=track.shown_progress(status, step),
-        completed_steps=tuple(s for s in STEP_ORDER if s in track.completed),
-        progress=_file_progress(track, status, pipeline, weights),
-        error=None if failure is None else failure[1],
+        upload_status=view.upload,
+        step=view.step,
+        step_progress=view.step_progress,
+        completed_steps=tuple(s for s in STEP_ORDER if view.steps[s] is StepStatus.COMPLETED),
+        progress=_file_progress(track, status, weights),
+        error=None if view.failure is None else view.failure[1],
         stalled=track.stalled and status in _ACTIVE,
-        story_id=track.story_id,
+        story_id=None if lead is None else lead.story_id,
         batch_id=track.batch_id,
-        started_at=track.started_at,
-        finished_at=track.finished_at(status, pipeline.needed),
+        started_at=None if lead is None else lead.started_at,
+        finished_at=view.finished_at,
+        steps=MappingProxyType(view.steps),
+        attempt=track.attempt,
     )
 
 
-def estimate_eta(
-    tracks: Sequence[FileTrack], rows: Sequence[FileRow], pipeline: Pipeline
-) -> float | None:
-    """Seconds until every file is done, from the median duration of each step seen so far."""
-    seen: dict[PipelineStep, list[float]] = {}
-    for track in tracks:
-        for step, ended in track.step_finished.items():
-            began = track.step_started.get(step)
-            if began is not None and ended >= began:
-                seen.setdefault(step, []).append((ended - began).total_seconds())
-    if not seen:
+def estimate_eta(tracks: Sequence[FileTrack], progress: float, as_of: datetime) -> float | None:
+    """Seconds left at the run's pace so far (see the module docstring), or None."""
+    if progress >= 1.0:
+        return 0.0
+    starts = [s.started_at for t in tracks for s in t.stories.values() if s.started_at]
+    confirmed = any(s.step_finished for t in tracks for s in t.stories.values())
+    if not starts or not confirmed or progress < _ETA_MIN_PROGRESS:
         return None
-    typical = {step: median(values) for step, values in seen.items()}
-    fallback = median([d for values in seen.values() for d in values])
-    needed = [s for s in pipeline.steps if s in pipeline.needed]
-    left = 0.0
-    for track, row in zip(tracks, rows, strict=True):
-        if row.status.terminal:
-            continue
-        for step in needed:
-            if step not in track.completed:
-                left += typical.get(step, fallback) * (1.0 - track.progress.get(step, 0.0))
-    running = sum(1 for row in rows if row.status is FileStatus.PROCESSING)
-    return left / max(running, 1)
+    elapsed = (as_of - min(starts)).total_seconds()
+    return max(elapsed * (1.0 - progress) / progress, 0.0)
 
 
-def _current(tracks: Sequence[FileTrack], rows: Sequence[FileRow]) -> FileRow | None:
-    moving = [
-        (track.last_moved_at, -row.index, row)
-        for track, row in zip(tracks, rows, strict=True)
-        if row.status is FileStatus.PROCESSING and track.last_moved_at is not None
+def _step_counts(rows: Sequence[FileRow], steps: RunSteps) -> Mapping[PipelineStep, StepCount]:
+    counts: dict[PipelineStep, StepCount] = {}
+    for step in steps.enabled:
+        tally = Counter(row.steps[step] for row in rows)
+        counts[step] = StepCount(
+            completed=tally[StepStatus.COMPLETED],
+            failed=tally[StepStatus.FAILED],
+            running=tally[StepStatus.RUNNING],
+            total=len(rows),
+        )
+    return MappingProxyType(counts)
+
+
+def _notes(steps: RunSteps, unconfirmed: tuple[PipelineStep, ...]) -> tuple[str, ...]:
+    notes = [
+        f"{step}: this server does not report the {step} step, so whether it ran cannot be "
+        "confirmed; it is shown as unconfirmed"
+        for step in unconfirmed
     ]
-    return max(moving, key=lambda item: (item[0], item[1]))[2] if moving else None
+    if not steps.events_confirm:
+        notes.append(
+            "this server's events run ahead of its work: a step counts as completed only once "
+            "the story's own record says so"
+        )
+    return tuple(notes)
 
 
 def take_snapshot(
     tracks: Sequence[FileTrack],
-    pipeline: Pipeline,
+    steps: RunSteps,
     *,
     run_id: str,
     version: int,
@@ -177,11 +202,12 @@ def take_snapshot(
     weights: Mapping[PipelineStep, float] = STEP_WEIGHTS,
 ) -> RunSnapshot:
     """The run's totals and rows, built from the tracks in one pass."""
-    rows = tuple(_file_row(track, pipeline, weights) for track in tracks)
+    rows = tuple(_file_row(track, weights) for track in tracks)
     counts = Counter(row.status for row in rows)
-    current = _current(tracks, rows)
     done = counts[FileStatus.COMPLETED] + counts[FileStatus.FAILED]
     sending = [t for t in tracks if t.rejection is None]
+    progress = sum(row.progress for row in rows) / len(rows) if rows else 1.0
+    unconfirmed = tuple(s for s in steps.enabled if s not in steps.reportable)
     return RunSnapshot(
         run_id=run_id,
         version=version,
@@ -193,13 +219,15 @@ def take_snapshot(
         active=sum(counts[s] for s in _ACTIVE),
         pending=sum(counts[s] for s in _WAITING),
         stalled=sum(1 for row in rows if row.stalled),
-        progress=sum(row.progress for row in rows) / len(rows) if rows else 1.0,
-        eta_s=0.0 if done == len(rows) else estimate_eta(tracks, rows, pipeline),
-        current_index=None if current is None else current.index,
-        current_step=None if current is None else current.step,
+        progress=progress,
+        eta_s=0.0 if done == len(rows) else estimate_eta(tracks, progress, as_of),
+        in_progress=tuple(row.index for row in rows if row.status in _ACTIVE),
         upload_sent=sum(t.upload_sent for t in sending),
         upload_total=sum(t.upload_total for t in sending),
         elapsed_s=max((as_of - started).total_seconds(), 0.0),
         all_done=done == len(rows),
         files=rows,
+        step_counts=_step_counts(rows, steps),
+        unconfirmed_steps=unconfirmed,
+        notes=_notes(steps, unconfirmed),
     )

@@ -16,50 +16,38 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Final
 
 import pandas as pd
 
-from batchkit.contract.events import EventModel, ServerEvent
-from batchkit.contract.limits import PipelineStep
-from batchkit.contract.rest import BatchStatusResponse, StoryResponse
-from batchkit.errors import RunError
-from batchkit.tracker.facts import (
-    BatchCreatedFact,
-    BatchFailedFact,
-    EventFact,
-    Fact,
-    FactLog,
-    FilesPlanned,
-    PlannedFile,
-    RegenerateFact,
-    StatusFact,
-    StoryFact,
-    TickFact,
-    UploadedFact,
-    UploadFailedFact,
-    UploadProgressFact,
-    utc,
+from batchkit.contract.events import (
+    AutoModeProgress,
+    EventModel,
+    ServerEvent,
+    StoryProcessingProgress,
 )
+from batchkit.contract.limits import PipelineStep
+from batchkit.errors import RunError
+from batchkit.tracker.facts import EventFact, Fact, FactLog, FilesPlanned, PlannedFile, TickFact
 from batchkit.tracker.fold import Fold
 from batchkit.tracker.frame import FileFrame, batches_frame, event_row, events_frame
 from batchkit.tracker.history import FactHistory
 from batchkit.tracker.progress import STEP_WEIGHTS, RunSnapshot, take_snapshot
+from batchkit.tracker.stamping import FactMaker, stamp
 from batchkit.tracker.state import FileStatus, Outcome
 
 __all__ = ["BatchRun", "Subscriber"]
 
 logger = logging.getLogger("batchkit.tracker")
 
+_PROGRESS_EVENTS: Final = frozenset({AutoModeProgress, StoryProcessingProgress})
+
 Subscriber = Callable[["BatchRun"], object]
 """Called with the run after every change (once per :meth:`BatchRun.batch` block)."""
 
 
-def _stamp(moment: datetime | None) -> datetime:
-    return datetime.now(UTC) if moment is None else utc(moment)
-
-
-class BatchRun:
+class BatchRun(FactMaker):
     """One run of files through the Story API, folded into a live per-file DataFrame.
 
     ``steps`` are the enabled pipeline steps; ``reportable_steps`` those the server reports
@@ -80,8 +68,11 @@ class BatchRun:
         log: FactLog | None = None,
         created_at: datetime | None = None,
         step_weights: Mapping[PipelineStep, float] | None = None,
+        events_confirm: bool = True,
+        retried_batches: bool = False,
+        batch_failure_grace: float = 60.0,
     ) -> None:
-        created = _stamp(created_at)
+        created = stamp(created_at)
         enabled = tuple(PipelineStep(s) for s in steps)
         reportable = enabled if reportable_steps is None else reportable_steps
         self._plan = FilesPlanned(
@@ -92,15 +83,22 @@ class BatchRun:
             reportable_steps=tuple(PipelineStep(s) for s in reportable),
             stall_timeout=stall_timeout,
             give_up_after=give_up_after,
+            events_confirm=events_confirm,
+            retried_batches=retried_batches,
+            batch_failure_grace=batch_failure_grace,
         )
         self._weights = {**STEP_WEIGHTS, **(step_weights or {})}
         self._fold = Fold(self._plan)
-        self._frame = FileFrame(self._fold.tracks, self._fold.pipeline)
+        self._frame = FileFrame(self._fold.tracks)
         self._history = FactHistory()
         self._log: FactLog | None = log
         self._version = 0
         self._depth = 0
         self._unpublished = False
+        self._may_end = False
+        self._terminal: set[int] = set()
+        """The rows completed or failed, kept as facts change them (``done`` asks it often)."""
+        self._settle_rows(range(len(self._fold.tracks)))
         self._subscribers: list[Subscriber] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._events_cache: tuple[int, pd.DataFrame] | None = None
@@ -127,6 +125,9 @@ class BatchRun:
             run_id=plan.run_id,
             created_at=plan.received_at,
             log=log,
+            events_confirm=plan.events_confirm,
+            retried_batches=plan.retried_batches,
+            batch_failure_grace=plan.batch_failure_grace,
         )
         run.apply_many(stream)
         return run
@@ -151,7 +152,7 @@ class BatchRun:
     @property
     def steps(self) -> tuple[PipelineStep, ...]:
         """The enabled steps, in pipeline order."""
-        return self._fold.pipeline.steps
+        return self._fold.steps.enabled
 
     @property
     def stall_timeout(self) -> float:
@@ -167,7 +168,7 @@ class BatchRun:
         """The live table, one row per file. Always the same object, updated in place.
 
         Read through this property it is always current; a reference kept from an earlier read
-        catches up at the end of the event loop's turn, within 10 ms during a burst of events.
+        catches up at the end of the event loop's turn, within 50 ms during a burst of events.
         """
         if self._frame.pending:
             self._frame.flush()
@@ -206,17 +207,31 @@ class BatchRun:
         """Story id → row, for every story the run has placed."""
         return dict(self._fold.rows_by_story)
 
+    @property
+    def story_count(self) -> int:
+        """How many stories the run knows of, placed on a row or not yet (cheap to ask)."""
+        return len(self._fold.rows_by_story) + len(self._fold.unplaced_story_ids())
+
+    def uploaded_url(self, index: int) -> str | None:
+        """Where the server keeps file ``index``, once it was uploaded (a retry reuses it)."""
+        track = self._fold.tracks[index]
+        return track.file_url if track.uploaded else None
+
     def active_story_ids(self) -> tuple[str, ...]:
-        """Stories whose file is not finished yet: the ones worth polling or joining."""
-        tracks = self._fold.tracks
-        return tuple(
-            t.story_id for t in tracks if t.story_id and not self._fold.status(t.index).terminal
-        )
+        """Stories worth polling or joining: those of unfinished files (or failed only for
+        silence, which news can revive), and those the server listed that no file holds yet."""
+        active = [
+            story_id
+            for track in self._fold.tracks
+            if not track.status().terminal or track.silenced
+            for story_id in track.stories
+        ]
+        return (*active, *self._fold.unplaced_story_ids())
 
     @property
     def done(self) -> bool:
         """True when every file is completed or failed."""
-        return all(self._fold.status(i).terminal for i in range(len(self._fold.tracks)))
+        return len(self._terminal) == len(self._fold.tracks)
 
     def snapshot(self) -> RunSnapshot:
         """Totals, progress, ETA and a frozen row per file: what a view renders."""
@@ -224,7 +239,7 @@ class BatchRun:
         if self._snapshot_cache is None or self._snapshot_cache[0] != key:
             snapshot = take_snapshot(
                 self._fold.tracks,
-                self._fold.pipeline,
+                self._fold.steps,
                 run_id=self.run_id,
                 version=self._version,
                 started=self.created_at,
@@ -241,7 +256,7 @@ class BatchRun:
         :meth:`snapshot`, subscribers and :attr:`files` see the change when this returns. The
         frame's cells are written then too when no event loop runs (or the file reached a final
         state); with one running, they are gathered and written at the end of the loop's turn,
-        at most every ``WRITE_INTERVAL`` (10 ms), or as soon as :attr:`files` is read. A burst
+        at most every ``WRITE_INTERVAL`` (50 ms), or as soon as :attr:`files` is read. A burst
         taken inside :meth:`batch` tells subscribers once. Raises
         :class:`~batchkit.errors.RunError` for a fact about a file the run does not have; such a
         fact is neither folded nor logged.
@@ -250,6 +265,27 @@ class BatchRun:
         if type(fact) is TickFact and outcome is not Outcome.APPLIED:
             return False  # an idle tick: replaying without it gives the same table
         self._record(fact, outcome)
+        self._may_end = True
+        return self._applied(outcome)
+
+    def apply_event(self, event: ServerEvent, *, received_at: datetime | None = None) -> bool:
+        """Fold a message from the socket (already a validated contract model).
+
+        The hot path of a live run: no fact model is built for it unless a log needs its line.
+        """
+        if not isinstance(event, EventModel):
+            raise TypeError(f"expected a parsed server event, got {type(event).__name__}")
+        at = stamp(received_at)
+        outcome = self._fold.apply_event(event, at)
+        if self._log is None:
+            self._history.append_event(event, at, outcome.value, self._fold.row)
+        else:
+            self._record(EventFact.model_construct(received_at=at, event=event), outcome)
+        # A progress event cannot finish a file: it never confirms or fails a step of its own.
+        self._may_end = self._may_end or type(event) not in _PROGRESS_EVENTS
+        return self._applied(outcome)
+
+    def _applied(self, outcome: Outcome) -> bool:
         changed = outcome is Outcome.APPLIED
         if changed:
             self._version += 1
@@ -294,7 +330,8 @@ class BatchRun:
         self._unpublished = False
         self._fold.dirty = set()
         # A file's final state is written at once, so a held frame ends exact.
-        final = any(self._fold.status(row).terminal for row in dirty)
+        may_end, self._may_end = self._may_end, False
+        final = self._settle_rows(dirty if may_end else dirty & self._terminal)
         self._frame.update(dirty, at_once=final)
         for subscriber in tuple(self._subscribers):
             try:
@@ -306,6 +343,22 @@ class BatchRun:
             for waiter in self._waiters:
                 _settle(waiter)
 
+    def _settle_rows(self, rows: Iterable[int]) -> bool:
+        """Note which of ``rows`` are finished now; True when one of them just finished.
+
+        Only these rows can have changed between finished and not: a progress event can never
+        finish a file, so after one only the finished rows it touched (a file failed for
+        silence, revived by news) are looked at again.
+        """
+        finished = False
+        for row in rows:
+            if self._fold.status(row).terminal:
+                finished = finished or row not in self._terminal
+                self._terminal.add(row)
+            else:
+                self._terminal.discard(row)
+        return finished
+
     @property
     def log(self) -> FactLog | None:
         """Where each fact is written as it arrives, if anywhere."""
@@ -314,86 +367,6 @@ class BatchRun:
     def attach_log(self, log: FactLog) -> None:
         """Send every later fact to ``log``."""
         self._log = log
-
-    # ------------------------------------------------------------ convenience: build a fact
-    def apply_event(self, event: ServerEvent, *, received_at: datetime | None = None) -> bool:
-        """Fold a message from the socket."""
-        if not isinstance(event, EventModel):
-            raise TypeError(f"expected a parsed server event, got {type(event).__name__}")
-        # The event is already a validated contract model: skip validating it a second time.
-        return self.apply(EventFact.model_construct(received_at=_stamp(received_at), event=event))
-
-    def apply_status(
-        self, status: BatchStatusResponse, *, received_at: datetime | None = None
-    ) -> bool:
-        """Fold a batch status read over REST."""
-        return self.apply(StatusFact(received_at=_stamp(received_at), status=status))
-
-    def apply_story(self, story: StoryResponse, *, received_at: datetime | None = None) -> bool:
-        """Fold a story read over REST."""
-        return self.apply(StoryFact(received_at=_stamp(received_at), story=story))
-
-    def mark_upload_progress(
-        self, index: int, sent: int, total: int, *, received_at: datetime | None = None
-    ) -> bool:
-        fact = UploadProgressFact(
-            received_at=_stamp(received_at), index=index, sent=sent, total=total
-        )
-        return self.apply(fact)
-
-    def mark_uploaded(
-        self, index: int, file_url: str, *, received_at: datetime | None = None
-    ) -> bool:
-        return self.apply(
-            UploadedFact(received_at=_stamp(received_at), index=index, file_url=file_url)
-        )
-
-    def mark_upload_failed(
-        self, index: int, error: str, *, received_at: datetime | None = None
-    ) -> bool:
-        return self.apply(
-            UploadFailedFact(received_at=_stamp(received_at), index=index, error=error)
-        )
-
-    def mark_batch_created(
-        self,
-        batch_id: str,
-        indices: Sequence[int],
-        job_id: str | int | None = None,
-        *,
-        received_at: datetime | None = None,
-    ) -> bool:
-        """Files ``indices`` (run rows, in the batch's input order) became batch ``batch_id``."""
-        fact = BatchCreatedFact(
-            received_at=_stamp(received_at),
-            batch_id=batch_id,
-            indices=tuple(indices),
-            job_id=None if job_id is None else str(job_id),
-        )
-        return self.apply(fact)
-
-    def mark_batch_failed(
-        self,
-        indices: Sequence[int],
-        error: str,
-        batch_id: str | None = None,
-        *,
-        received_at: datetime | None = None,
-    ) -> bool:
-        """Creating a batch of files ``indices`` failed with ``error``."""
-        fact = BatchFailedFact(
-            received_at=_stamp(received_at), indices=tuple(indices), error=error, batch_id=batch_id
-        )
-        return self.apply(fact)
-
-    def mark_regenerate(self, index: int, *, received_at: datetime | None = None) -> bool:
-        """File ``index`` is being generated again (``POST /api/stories/{id}/generate``)."""
-        return self.apply(RegenerateFact(received_at=_stamp(received_at), index=index))
-
-    def tick(self, now: datetime | None = None) -> bool:
-        """Check for stalled files as of ``now``; True when one became stalled."""
-        moment = _stamp(now)
-        return self.apply(TickFact(received_at=moment, now=moment))
 
     # ------------------------------------------------------------ watching
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:

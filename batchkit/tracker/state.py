@@ -1,10 +1,16 @@
-"""What the tracker knows about one file, kept in plain Python between facts.
+"""What the tracker knows about one file and its stories, kept in plain Python between facts.
 
-:class:`FileTrack` is the fold's working state: mutable on purpose, because it changes on every
-event and the fold must stay far cheaper than a DataFrame write. Everything a user sees (the
-table, the snapshot) is *derived* from it, and every part of it only grows: sets are unions,
-progress is a maximum, first and last times are minimum and maximum. That is why the order in
-which facts arrive does not change what they fold to.
+:class:`FileTrack` (one row) and :class:`StoryTrack` (one story record of the row's current
+attempt) are the fold's working state: mutable on purpose, because they change on every event
+and the fold must stay far cheaper than a DataFrame write. Everything a user sees is *derived*
+from them by the tables of :mod:`batchkit.tracker.machine`, and within an attempt every part
+only grows: evidence moves up :data:`~batchkit.tracker.machine.STEP_TRANSITIONS`, progress is a
+maximum, first and last times are minimum and maximum. That is why the order in which facts
+arrive does not change what they fold to.
+
+A row usually has one story. Production can make several for one file (a crashed batch worker
+is retried and creates the records again, contract §7.7): they all belong to the row, and the
+row follows the one that completes (:meth:`FileTrack.lead`).
 """
 
 from __future__ import annotations
@@ -16,9 +22,16 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
 from batchkit.contract.limits import PipelineStep
+from batchkit.tracker.machine import (
+    STEP_TRANSITIONS,
+    Evidence,
+    FileStatus,
+    StepStatus,
+    file_status,
+)
 
 if TYPE_CHECKING:
-    from batchkit.tracker.facts import EventFact
+    from batchkit.tracker.pipeline import StoryEvent
 
 __all__ = [
     "STEP_ORDER",
@@ -26,6 +39,9 @@ __all__ = [
     "FileStatus",
     "FileTrack",
     "Outcome",
+    "RunSteps",
+    "StepStatus",
+    "StoryTrack",
     "UploadStatus",
     "step_named",
 ]
@@ -47,16 +63,16 @@ _STEP_NAMES: Final = {
     "audio_merge": PipelineStep.MERGE,
 }
 
-# Error keys that are not steps. A "batch" error (the batch failed around the file) is soft: it
-# does not undo a file that finished its own pipeline. The others are final.
-ERROR_REJECTED: Final = "rejected"
-ERROR_UPLOAD: Final = "upload"
-ERROR_FILE: Final = "file"
-ERROR_BATCH: Final = "batch"
 HISTORY_KEPT: Final = 512
+
+# Why a file failed when no step of its story did (the keys of FileTrack.soft_errors). Each is
+# "soft": a story of the file that completed outranks it.
+ERROR_BATCH: Final = "batch"
+"""Its batch could not be created, or the server says the batch failed."""
+ERROR_STOPPED: Final = "stopped"
+"""The run stopped following it (the server lost the batch, or refused our credentials)."""
 ERROR_SILENT: Final = "silent"
 """No word from the server for ``give_up_after`` seconds: failed until news arrives."""
-_HARD_ERROR_ORDER: Final = (ERROR_REJECTED, ERROR_UPLOAD, ERROR_FILE, *STEP_ORDER)
 
 
 def step_named(name: str | None) -> PipelineStep | None:
@@ -64,25 +80,6 @@ def step_named(name: str | None) -> PipelineStep | None:
     if not name:
         return None
     return _STEP_NAMES.get(name) or _STEP_NAMES.get(name.lower())
-
-
-class FileStatus(StrEnum):
-    """Where one file is, from planned to finished."""
-
-    PENDING = "pending"
-    UPLOADING = "uploading"
-    UPLOADED = "uploaded"
-    QUEUED = "queued"
-    PROCESSING = "processing"
-    COMPLETED = "completed"
-    FAILED = "failed"
-
-    @property
-    def terminal(self) -> bool:
-        return self in _TERMINAL
-
-
-_TERMINAL: Final = frozenset({FileStatus.COMPLETED, FileStatus.FAILED})
 
 
 class UploadStatus(StrEnum):
@@ -100,9 +97,24 @@ class Outcome(StrEnum):
 
     APPLIED = "applied"
     UNCHANGED = "unchanged"
-    DUPLICATE = "duplicate"
     BUFFERED = "buffered"
     STALE = "stale"
+
+
+@dataclass(frozen=True, slots=True)
+class RunSteps:
+    """The run's enabled steps in pipeline order, and which of them the server can report."""
+
+    enabled: tuple[PipelineStep, ...]
+    reportable: frozenset[PipelineStep]
+    events_confirm: bool
+    """The server's events confirm the work they report (reference); else they only claim it."""
+    needed: tuple[PipelineStep, ...] = field(init=False)
+    """The steps a story must have confirmed to be done (asked for on every event: kept)."""
+
+    def __post_init__(self) -> None:
+        needed = tuple(s for s in self.enabled if s in self.reportable)
+        object.__setattr__(self, "needed", needed)
 
 
 @dataclass(slots=True, eq=False)
@@ -114,6 +126,10 @@ class BatchTrack:
     job_id: str | None
     state: str = "created"
     error: str | None = None
+    story_ids: tuple[str, ...] = ()
+    """Every story id the server listed for this batch, duplicates included."""
+    failed_since: datetime | None = None
+    """When a ``failed`` status was first seen with no sign of a retry since (production)."""
 
 
 def _earliest(current: datetime | None, moment: datetime) -> bool:
@@ -121,46 +137,63 @@ def _earliest(current: datetime | None, moment: datetime) -> bool:
 
 
 @dataclass(slots=True, eq=False)
-class FileTrack:
-    """The fold's state of one file (see the module docstring for why it is mutable)."""
+class StoryTrack:
+    """One story record, in its current attempt: what is known of each step."""
 
-    index: int
-    name: str
-    size: int
-    rejection: str | None = None
-    batch_id: str | None = None
-    batch_index: int | None = None
-    file_url: str | None = None
-    story_id: str | None = None
-    upload_sent: int = 0
-    upload_total: int = 0
-    uploaded: bool = False
+    story_id: str
+    order: int
+    """When its row learnt it, among the row's stories: the first wins ties."""
+    evidence: dict[PipelineStep, Evidence] = field(default_factory=dict)
+    step_errors: dict[PipelineStep, tuple[str, datetime]] = field(default_factory=dict)
+    verdict: tuple[str, datetime] | None = None
+    """The server's own word that the story failed, without naming a step."""
+    done_by_server: datetime | None = None
+    """When the server's record said the whole story completed."""
     record_created_at: datetime | None = None
-    done_by_server: bool = False
-    done_at: datetime | None = None
-    errors: dict[str, tuple[str, datetime]] = field(default_factory=dict)
-    completed: set[PipelineStep] = field(default_factory=set)
     progress: dict[PipelineStep, float] = field(default_factory=dict)
     step_started: dict[PipelineStep, datetime] = field(default_factory=dict)
     step_finished: dict[PipelineStep, datetime] = field(default_factory=dict)
     chunks: dict[PipelineStep, int] = field(default_factory=dict)
+    first_seen: dict[PipelineStep, datetime] = field(default_factory=dict)
+    """The server's time of the first event showing each step under way in this attempt."""
     started_at: datetime | None = None
-    last_event_at: datetime | None = None
-    last_moved_at: datetime | None = None
-    stalled: bool = False
-    # Regeneration: which attempt this is, where it began, and the newest facts seen in it.
-    attempt: int = 0
+    updated_at: datetime | None = None
+    """The newest REST ``updatedAt`` seen: a newer one is news from the server."""
     attempt_seq: int | None = None
     attempt_ts: datetime | None = None
     high_seq: int | None = None
     high_ts: datetime | None = None
-    history: deque[EventFact] = field(default_factory=lambda: deque(maxlen=HISTORY_KEPT))
+    history: deque[tuple[datetime, StoryEvent]] = field(
+        default_factory=lambda: deque(maxlen=HISTORY_KEPT)
+    )
     """The attempt's latest events, re-applied when a regeneration's start arrives after some
     of its own events. Bounded: socket.io keeps order on a connection, so such reordering is a
     few events deep, and an unbounded history made the garbage collector walk every event."""
 
     # ------------------------------------------------------------ updates (each says if it changed)
-    def mark_started(self, step: PipelineStep, at: datetime) -> bool:
+    def raise_evidence(self, step: PipelineStep, evidence: Evidence, at: datetime) -> bool:
+        """Move ``step`` along :data:`STEP_TRANSITIONS`; record when it started or ended."""
+        now = self.evidence.get(step, Evidence.NONE)
+        after = STEP_TRANSITIONS[(now, evidence)]
+        changed = after is not now
+        if changed:
+            self.evidence[step] = after
+        if evidence is Evidence.STARTED:  # seen under way (an ended step may have begun earlier)
+            changed = self._mark_started(step, at) or changed
+        elif step not in self.progress:
+            self.progress[step] = 0.0
+        # Only the server's confirmation ends a step: a claim (production's "complete", sent
+        # when the next job is queued) is not a finish time.
+        if evidence is Evidence.CONFIRMED:
+            if self.progress.get(step, 0.0) < 1.0:
+                self.progress[step] = 1.0
+                changed = True
+            if _earliest(self.step_finished.get(step), at):
+                self.step_finished[step] = at
+                changed = True
+        return changed
+
+    def _mark_started(self, step: PipelineStep, at: datetime) -> bool:
         changed = step not in self.progress
         if changed:
             self.progress[step] = 0.0
@@ -173,54 +206,36 @@ class FileTrack:
         return changed
 
     def mark_progress(self, step: PipelineStep, fraction: float) -> bool:
-        if fraction > 1.0:
-            fraction = 1.0
-        elif fraction < 0.0:
-            fraction = 0.0
+        fraction = min(max(fraction, 0.0), 1.0)
         if fraction <= self.progress.get(step, -1.0):
             return False
         self.progress[step] = fraction
         return True
 
-    def mark_completed(self, step: PipelineStep, at: datetime) -> bool:
-        changed = step not in self.completed
-        self.completed.add(step)
-        if _earliest(self.step_finished.get(step), at):
-            self.step_finished[step] = at
+    def mark_step_error(self, step: PipelineStep, message: str, at: datetime) -> bool:
+        changed = self.raise_evidence(step, Evidence.FAILED, at)
+        if step not in self.step_errors:
+            self.step_errors[step] = (message, at)
             changed = True
         return changed
 
-    def mark_error(self, key: str, message: str, at: datetime) -> bool:
-        if key in self.errors:
+    def mark_verdict(self, message: str, at: datetime) -> bool:
+        if self.verdict is not None:
             return False
-        self.errors[key] = (message, at)
+        self.verdict = (message, at)
+        return True
+
+    def mark_done_by_server(self, at: datetime) -> bool:
+        if not _earliest(self.done_by_server, at):
+            return False
+        self.done_by_server = at
         return True
 
     def mark_record(self, at: datetime) -> bool:
-        """The server has created the file's story record (seen at ``at``)."""
         if _earliest(self.record_created_at, at):
             self.record_created_at = at
             return True
         return False
-
-    def mark_done_by_server(self, at: datetime) -> bool:
-        changed = not self.done_by_server
-        self.done_by_server = True
-        if _earliest(self.done_at, at):
-            self.done_at = at
-            changed = True
-        return changed
-
-    def touch(self, at: datetime) -> None:
-        if self.last_event_at is None or at > self.last_event_at:
-            self.last_event_at = at
-
-    def moved(self, at: datetime) -> None:
-        """The file made progress at ``at``: it is not stalled any more."""
-        if self.last_moved_at is None or at > self.last_moved_at:
-            self.last_moved_at = at
-        self.stalled = False
-        self.errors.pop(ERROR_SILENT, None)  # it was not dead after all
 
     def see(self, seq: int | None, server_time: datetime | None) -> None:
         """Remember the newest ``seq`` and server time seen in this attempt."""
@@ -229,111 +244,182 @@ class FileTrack:
         if server_time is not None and (self.high_ts is None or server_time > self.high_ts):
             self.high_ts = server_time
 
-    def restart(self, seq: int | None, server_time: datetime | None) -> None:
-        """Begin a new attempt (a regeneration): forget the pipeline, keep the file."""
-        for key in [k for k in self.errors if k not in (ERROR_REJECTED, ERROR_UPLOAD)]:
-            del self.errors[key]
-        self.completed.clear()
-        self.progress.clear()
-        self.step_started.clear()
-        self.step_finished.clear()
-        self.chunks.clear()
-        self.done_by_server = False
-        self.done_at = None
-        self.started_at = None
-        self.stalled = False
-        self.attempt += 1
-        self.attempt_seq = seq
-        self.attempt_ts = server_time
-        self.history.clear()
+    def fresh_attempt(self, seq: int | None, server_time: datetime | None) -> StoryTrack:
+        """The same story run again from nothing (a regeneration), after ``seq``/``ts``."""
+        return StoryTrack(self.story_id, self.order, attempt_seq=seq, attempt_ts=server_time)
 
     # ------------------------------------------------------------ derived
-    def finished_steps(self, needed: frozenset[PipelineStep]) -> bool:
-        """True when the pipeline has nothing left that the server can report."""
-        if self.done_by_server:
+    def step_evidence(self, step: PipelineStep) -> Evidence:
+        return self.evidence.get(step, Evidence.NONE)
+
+    def confirmed(self, steps: RunSteps) -> bool:
+        """Every reportable enabled step confirmed (or the server says the story completed)."""
+        if self.done_by_server is not None:
             return True
-        if needed:
-            return needed <= self.completed
-        return self.record_created_at is not None
+        needed = steps.needed
+        if not needed:
+            return self.record_created_at is not None
+        return all(self.evidence.get(s) is Evidence.CONFIRMED for s in needed)
 
-    def failure(self, needed: frozenset[PipelineStep]) -> tuple[str, str, datetime] | None:
-        """The error that fails this file as (what failed, message, when), or None.
+    def failure(self, steps: RunSteps) -> tuple[str, str, datetime] | None:
+        """Why this story failed, as (step or ``file``, message, when), or None."""
+        if self.done_by_server is not None:
+            return None
+        for step in steps.enabled:
+            if self.evidence.get(step) is Evidence.FAILED and step in self.step_errors:
+                return (step.value, *self.step_errors[step])
+        if self.verdict is not None and not self.confirmed(steps):
+            return ("file", *self.verdict)
+        return None
 
-        What failed is a step's name, or ``rejected``, ``upload``, ``file`` or ``batch``.
+    def finished_at(self, steps: RunSteps) -> datetime | None:
+        """When the last needed step was confirmed (or the server said it completed)."""
+        ends = [self.step_finished[s] for s in steps.needed if s in self.step_finished]
+        if self.done_by_server is not None:
+            ends.append(self.done_by_server)
+        if not steps.needed and self.record_created_at is not None:
+            ends.append(self.record_created_at)
+        return max(ends) if ends else None
+
+    def file_progress(self, steps: RunSteps, weights: dict[PipelineStep, float]) -> float:
+        total = sum(weights[s] for s in steps.needed)
+        if not total:
+            return 0.0
+        done = sum(weights[s] * self.progress.get(s, 0.0) for s in steps.needed)
+        return done / total
+
+
+@dataclass(slots=True, eq=False)
+class FileTrack:
+    """The fold's state of one file (one row of the table)."""
+
+    index: int
+    name: str
+    size: int
+    steps: RunSteps
+    planned_at: datetime
+    rejection: str | None = None
+    batch_id: str | None = None
+    batch_index: int | None = None
+    file_url: str | None = None
+    upload_sent: int = 0
+    upload_total: int = 0
+    uploaded: bool = False
+    upload_error: tuple[str, datetime] | None = None
+    attempt: int = 1
+    """1 for the first attempt, one more for each regeneration or retry."""
+    stories: dict[str, StoryTrack] = field(default_factory=dict)
+    """This attempt's stories by id, in the order they were learnt."""
+    previous: StoryTrack | None = None
+    """The story as it was before a regeneration that may still be undone."""
+    soft_errors: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    records_done_at: datetime | None = None
+    """A batch without generation completed: its records exist, which is all it makes."""
+    last_event_at: datetime | None = None
+    last_moved_at: datetime | None = None
+    last_news_at: datetime | None = None
+    stalled: bool = False
+
+    # ------------------------------------------------------------ what the rules read
+    @property
+    def silenced(self) -> bool:
+        """Failed only because the server went silent about it: news can still revive it."""
+        return ERROR_SILENT in self.soft_errors
+
+    @property
+    def upload_failed(self) -> bool:
+        return self.upload_error is not None and not self.uploaded
+
+    def completed_story(self) -> StoryTrack | None:
+        """The first story of this attempt that completed, if any."""
+        for story in self.stories.values():
+            if story.confirmed(self.steps):
+                return story
+        return None
+
+    def completed(self) -> bool:
+        return self.records_done_at is not None or self.completed_story() is not None
+
+    def every_story_failed(self) -> bool:
+        stories = self.stories.values()
+        return bool(stories) and all(s.failure(self.steps) is not None for s in stories)
+
+    def any_evidence(self) -> bool:
+        return any(story.evidence for story in self.stories.values())
+
+    # ------------------------------------------------------------ updates
+    def heard(self, at: datetime) -> None:
+        """News about this file at ``at``: the server is still working on it."""
+        if self.last_news_at is None or at > self.last_news_at:
+            self.last_news_at = at
+        self.soft_errors.pop(ERROR_SILENT, None)
+
+    def moved(self, at: datetime) -> None:
+        """The file made progress at ``at``: it is not stalled any more (and it is news)."""
+        if self.last_moved_at is None or at > self.last_moved_at:
+            self.last_moved_at = at
+        self.stalled = False
+        self.heard(at)
+
+    def touch(self, at: datetime) -> bool:
+        if self.last_event_at is None or at > self.last_event_at:
+            self.last_event_at = at
+            return True
+        return False
+
+    def mark_soft_error(self, key: str, message: str, at: datetime) -> bool:
+        if key in self.soft_errors:
+            return False
+        self.soft_errors[key] = (message, at)
+        return True
+
+    def regenerate(
+        self, story_id: str, seq: int | None, server_time: datetime | None, *, undoable: bool
+    ) -> StoryTrack:
+        """A new attempt of story ``story_id`` (a regeneration), after ``seq``/``server_time``.
+
+        The row keeps only that story (a duplicate is not regenerated). ``undoable``: keep the
+        story as it was, so :meth:`undo_regenerate` can put it back if the request fails.
         """
-        if not self.errors:
-            return None  # the usual case, asked for on every event
-        for key in _HARD_ERROR_ORDER:
-            found = self.errors.get(key)
-            if found is None or key in self.completed:
-                continue
-            if key == ERROR_UPLOAD and self.uploaded:
-                continue  # a retried upload succeeded
-            return (key, *found)
-        for soft in (ERROR_BATCH, ERROR_SILENT):
-            if soft in self.errors and not self.finished_steps(needed):
-                return (soft, *self.errors[soft])
-        return None
+        old = self.stories[story_id]
+        fresh = old.fresh_attempt(seq, server_time)
+        self.stories = {story_id: fresh}
+        self.previous = old if undoable else None
+        self.attempt += 1
+        self.soft_errors.clear()
+        self.stalled = False
+        return fresh
 
-    def status(self, needed: frozenset[PipelineStep]) -> FileStatus:
-        if self.failure(needed) is not None:
-            return FileStatus.FAILED
-        if self.finished_steps(needed):
-            return FileStatus.COMPLETED
-        if self.progress or self.completed:
-            return FileStatus.PROCESSING
-        if self.batch_id is not None:
-            return FileStatus.QUEUED
-        if self.uploaded:
-            return FileStatus.UPLOADED
-        if self.upload_sent > 0:
-            return FileStatus.UPLOADING
-        return FileStatus.PENDING
+    def undo_regenerate(self) -> bool:
+        """Put back the story a failed regeneration request replaced."""
+        old = self.previous
+        if old is None:
+            return False
+        self.stories = {old.story_id: old}
+        self.previous = None
+        self.attempt -= 1
+        return True
 
-    def upload_status(self) -> UploadStatus:
-        if self.rejection is not None:
-            return UploadStatus.REJECTED
-        if self.uploaded or self.batch_id is not None:
-            return UploadStatus.UPLOADED
-        if ERROR_UPLOAD in self.errors:
-            return UploadStatus.FAILED
-        if self.upload_sent > 0:
-            return UploadStatus.UPLOADING
-        return UploadStatus.PENDING
+    def start_attempt(self) -> None:
+        """Begin a new attempt (a retry in a new batch): forget this attempt's stories."""
+        self.attempt += 1
+        self.stories = {}
+        self.previous = None
+        self.soft_errors.clear()
+        self.records_done_at = None
+        self.stalled = False
 
-    def finished_at(self, status: FileStatus, needed: frozenset[PipelineStep]) -> datetime | None:
-        """When the file became terminal, as far as the facts say."""
-        if status is FileStatus.FAILED:
-            failure = self.failure(needed)
-            return None if failure is None else failure[2]
-        if status is not FileStatus.COMPLETED:
+    # ------------------------------------------------------------ derived, for the views
+    def status(self) -> FileStatus:
+        return file_status(self)
+
+    def lead(self) -> StoryTrack | None:
+        """The story the row shows: a completed one, else the one furthest along."""
+        if not self.stories:
             return None
-        if needed and needed <= self.completed:
-            return max(self.step_finished[step] for step in needed)
-        return self.done_at or self.record_created_at
-
-    def current_step(self, steps: tuple[PipelineStep, ...]) -> PipelineStep | None:
-        """The first enabled step not yet completed (what the file is doing or waits for)."""
-        for step in steps:
-            if step not in self.completed:
-                return step
-        return None
-
-    def shown_step(
-        self, status: FileStatus, steps: tuple[PipelineStep, ...], needed: frozenset[PipelineStep]
-    ) -> PipelineStep | None:
-        """The step to show: the one running, or the one that failed; None otherwise."""
-        if status is FileStatus.PROCESSING:
-            return self.current_step(steps)
-        if status is not FileStatus.FAILED:
-            return None
-        failure = self.failure(needed)
-        if failure is not None and failure[0] in STEP_ORDER:
-            return PipelineStep(failure[0])
-        return self.current_step(steps) if self.progress or self.completed else None
-
-    def shown_progress(self, status: FileStatus, step: PipelineStep | None) -> float | None:
-        """The done fraction of the shown step (1.0 once the file is completed)."""
-        if status is FileStatus.COMPLETED:
-            return 1.0
-        return None if step is None else self.progress.get(step, 0.0)
+        done = self.completed_story()
+        if done is not None:
+            return done
+        alive = [s for s in self.stories.values() if s.failure(self.steps) is None]
+        pool = alive or list(self.stories.values())
+        return max(pool, key=lambda s: (len(s.evidence), sum(s.progress.values()), -s.order))

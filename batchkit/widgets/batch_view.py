@@ -24,13 +24,6 @@ from batchkit.widgets.file_entries import EntryState
 from batchkit.widgets.file_rows import RowCache, RunJoin, TableRow, table_rows
 from batchkit.widgets.live_html import LiveHTML
 from batchkit.widgets.notify import close_tree
-from batchkit.widgets.step_states import (
-    STEP_LABELS,
-    RunSteps,
-    run_notes,
-    step_counts,
-    unconfirmed_steps,
-)
 from batchkit.widgets.table_html import HtmlCache, TableText, table_html
 from batchkit.widgets.tasks import TaskKeeper
 from batchkit.widgets.throttle import Flusher, set_changed
@@ -49,14 +42,14 @@ def _in_progress(snapshot: RunSnapshot, join: RunJoin) -> tuple[str, ...]:
     """Every file uploading or processing, named, with its step and how far it is."""
     fractions = join.upload_fractions or {}
     named = []
-    for row in snapshot.files:
-        status = str(row.status)
-        if status == "processing" and row.step is not None:
-            done = render.percent(row.step_progress or 0.0)
-            named.append(f"{row.name} ({STEP_LABELS[row.step]} {done})")
-        elif status == "uploading":
+    for index in snapshot.in_progress:
+        row = snapshot.files[index]
+        if str(row.status) == "uploading" or row.step is None:
             sent = render.percent(fractions.get(row.index, 0.0))
             named.append(f"{row.name} (sending {sent})")
+        else:
+            done = render.percent(row.step_progress or 0.0)
+            named.append(f"{row.name} ({render.STEP_LABELS[row.step]} {done})")
     return tuple(named)
 
 
@@ -90,8 +83,6 @@ class BatchView:
         self._keys: tuple[int, ...] = ()
         self._unsubscribe: list[Callable[[], None]] = []
         self._run_unsubscribe: Callable[[], None] | None = None
-        self.regenerations: Counter[int] = Counter()
-        """Regenerations asked for per row (the attempt, until the tracker counts it)."""
         self._drawn: RunSnapshot | None = None
         self._rows: list[TableRow] = []
         self._row_cache: RowCache = {}
@@ -160,7 +151,6 @@ class BatchView:
     # ------------------------------------------------------------ following
     def show_run(self, run: BatchRun, keys: Sequence[int] = ()) -> None:
         """Show ``run``, whose row ``i`` is the zone's entry ``keys[i]``."""
-        self.regenerations.clear()
         self._follow(run, tuple(keys))
         self._dirty(urgent=True)
 
@@ -210,13 +200,7 @@ class BatchView:
     def _join(self, snapshot: RunSnapshot | None) -> RunJoin | None:
         if snapshot is None or self._run is None:
             return None
-        return RunJoin(
-            snapshot,
-            RunSteps.of(self._run),
-            self._keys,
-            _upload_fractions(self._run, snapshot),
-            self.regenerations,
-        )
+        return RunJoin(snapshot, self._keys, _upload_fractions(self._run, snapshot))
 
     def html_of(self, snapshot: RunSnapshot | None) -> dict[str, str]:
         """What the view shows for ``snapshot`` with the zone as it is now (pure)."""
@@ -231,24 +215,15 @@ class BatchView:
 
     def _parts(self, rows: list[TableRow], join: RunJoin | None) -> dict[str, str]:
         locked = self._zone.lock_reason if self._zone is not None else ""
-        text = TableText(self._caption(rows, join), _EMPTY, locked, self._uid)
+        steps = frozenset(s.value for s in join.snapshot.step_counts) if join else frozenset()
+        text = TableText(self._caption(rows, join), _EMPTY, locked, self._uid, steps)
         table = table_html(rows, text, run_exists=join is not None, cache=self._html_cache)
         parts = {"table": table}
         if join is None:
             parts.update(overview="", announcement="")
             return parts
         snapshot = join.snapshot
-        joined = [row for row in rows if row.run_index is not None]
-        known = None
-        if len(joined) == len(snapshot.files):  # every run row is in the table: reuse its steps
-            known = [{cell.step: cell.state for cell in row.steps} for row in joined]
-        overview = render.Overview(
-            snapshot,
-            step_counts(snapshot, join.steps, known),
-            unconfirmed_steps(snapshot, join.steps),
-            run_notes(snapshot, join.steps),
-            _in_progress(snapshot, join),
-        )
+        overview = render.Overview(snapshot, _in_progress(snapshot, join))
         said = render.escape(render.announcement(snapshot))
         parts.update(
             overview=render.overview_html(overview),

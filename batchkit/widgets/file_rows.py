@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 from batchkit.contract.limits import PipelineStep
 from batchkit.widgets.file_entries import EntryState, FileEntry, Source
-from batchkit.widgets.step_states import RunSteps, StepState, attempt_of, file_steps
 
 if TYPE_CHECKING:
     from batchkit.tracker import FileRow, RunSnapshot
@@ -40,10 +39,11 @@ class UploadCell:
 
 @dataclass(frozen=True, slots=True)
 class StepCell:
+    """One step of one file: its state (a ``StepStatus`` value) and, running, how far it is."""
+
     step: PipelineStep
-    state: StepState
+    state: str
     progress: float | None = None
-    """The running step's done fraction."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +75,12 @@ class TableRow:
 
 @dataclass(frozen=True, slots=True)
 class RunJoin:
-    """The run shown, and how to read it: its snapshot, its steps, the entry keys of its rows
-    (row ``i`` is ``keys[i]``; empty when no zone chose them), each uploading row's fraction
-    sent to the server, and the page's own count of regenerations per row."""
+    """The run shown, and how to read it: its snapshot, the entry keys of its rows (row ``i``
+    is ``keys[i]``; empty when no zone chose them), and each uploading row's fraction sent."""
 
     snapshot: RunSnapshot
-    steps: RunSteps
     keys: tuple[int, ...] = ()
     upload_fractions: Mapping[int, float] | None = None
-    regenerations: Mapping[int, int] | None = None
 
 
 def error_words(name: str, error: str | None) -> str | None:
@@ -136,11 +133,11 @@ def _elapsed(row: FileRow, as_of: datetime) -> float | None:
     return max((end - row.started_at).total_seconds(), 0.0)
 
 
-def _step_cells(row: FileRow, steps: RunSteps) -> tuple[StepCell, ...]:
+def _step_cells(row: FileRow) -> tuple[StepCell, ...]:
     cells = []
-    for step, state in file_steps(row, steps).items():
-        progress = row.step_progress if state is StepState.RUNNING else None
-        cells.append(StepCell(step, state, progress))
+    for step, state in row.steps.items():
+        running = str(state) == "running" and row.step is step
+        cells.append(StepCell(step, str(state), row.step_progress if running else None))
     return tuple(cells)
 
 
@@ -181,8 +178,8 @@ def _joined_row(
         removable=removable and entry is not None and entry.chosen,
         status=str(row.status),
         stalled=row.stalled,
-        steps=_step_cells(row, join.steps),
-        attempt=attempt_of(row, join.regenerations),
+        steps=_step_cells(row),
+        attempt=row.attempt,
         elapsed_s=_elapsed(row, join.snapshot.as_of),
         error=None if rejected_by_run else error,
         run_index=row.index,
@@ -203,11 +200,11 @@ def _made_of(
     row: FileRow, entry: FileEntry | None, join: RunJoin, removable: bool
 ) -> tuple[object, ...]:
     """Everything a joined row is made from (the time only while the file is running)."""
-    fractions, regenerations = join.upload_fractions or {}, join.regenerations or {}
+    fractions = join.upload_fractions or {}
     running = row.started_at is not None and row.finished_at is None
     return (
-        row, entry, removable, fractions.get(row.index), regenerations.get(row.index, 0),
-        join.steps, join.snapshot.as_of if running else None,
+        row, entry, removable, fractions.get(row.index),
+        join.snapshot.as_of if running else None,
     )  # fmt: skip
 
 

@@ -9,7 +9,7 @@ always an icon *and* a word, never a colour alone. The file table is :mod:`.tabl
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Final
 
 from batchkit.contract.limits import PipelineStep
 from batchkit.files import describe_size
-from batchkit.widgets.step_states import STEP_LABELS, StepCount
 
 if TYPE_CHECKING:
     from batchkit.tracker import RunSnapshot
 
 __all__ = [
     "STATUS_ICONS",
+    "STEP_LABELS",
     "Overview",
     "announcement",
     "describe_duration",
@@ -48,6 +48,12 @@ STATUS_ICONS: Final = {
     "failed": "✗",
 }
 _STATUS_WORDS: Final = {"uploaded": "uploaded, waiting", "queued": "queued"}
+STEP_LABELS: Final = {
+    PipelineStep.STORY: "story",
+    PipelineStep.IMAGES: "images",
+    PipelineStep.AUDIO: "audio",
+    PipelineStep.MERGE: "merge",
+}
 
 
 def escape(text: object) -> str:
@@ -110,14 +116,11 @@ def size_and_type(size: int | None, extension: str) -> str:
 # ---------------------------------------------------------------- the overall bar
 @dataclass(frozen=True, slots=True)
 class Overview:
-    """What the overall bar shows of one run, read from one snapshot."""
+    """What the overall bar shows of one run: its snapshot, and every file in progress in
+    words ("a.txt (images 40%)")."""
 
     snapshot: RunSnapshot
-    step_counts: Mapping[PipelineStep, StepCount]
-    unconfirmed: tuple[PipelineStep, ...] = ()
-    notes: tuple[str, ...] = ()
     in_progress: tuple[str, ...] = ()
-    """Every file in progress, in words ("a.txt (images 40%)")."""
 
 
 def _segments(snapshot: RunSnapshot) -> list[tuple[str, int, str]]:
@@ -157,11 +160,11 @@ def _counts_line(snapshot: RunSnapshot) -> str:
     return f'<p class="bk-overall-counts">{" · ".join(parts)}</p>'
 
 
-def _steps_line(overview: Overview) -> str:
+def _steps_line(snapshot: RunSnapshot) -> str:
     parts = []
-    for step, count in overview.step_counts.items():
+    for step, count in snapshot.step_counts.items():
         label = STEP_LABELS[step]
-        if step in overview.unconfirmed:
+        if step in snapshot.unconfirmed_steps:
             parts.append(f'<span class="bk-step-count">{label}: not reported</span>')
             continue
         failed = f" ({count.failed} failed)" if count.failed else ""
@@ -195,12 +198,12 @@ def overview_html(overview: Overview) -> str:
     """The segmented bar (completed / failed / running / waiting), the counts in words, the
     per-step counts, every file in progress, the time, and the outcome once it is done."""
     snapshot = overview.snapshot
-    parts = [_bar(snapshot), _counts_line(snapshot), _steps_line(overview)]
+    parts = [_bar(snapshot), _counts_line(snapshot), _steps_line(snapshot)]
     if overview.in_progress:
         names = ", ".join(escape(item) for item in overview.in_progress)
         parts.append(f'<p class="bk-in-progress">In progress: {names}</p>')
     parts.append(_timing_line(snapshot))
-    parts += [f'<p class="bk-run-note">{escape(note)}</p>' for note in overview.notes]
+    parts += [f'<p class="bk-run-note">{escape(note)}</p>' for note in snapshot.notes]
     final = final_line(snapshot)
     ending = ""
     if final:

@@ -12,8 +12,13 @@ from collections.abc import Sequence
 from typing import Final
 
 from batchkit.widgets.file_rows import StepCell, TableRow, UploadCell
-from batchkit.widgets.render import describe_duration, escape, size_and_type, status_label
-from batchkit.widgets.step_states import STEP_LABELS, StepState
+from batchkit.widgets.render import (
+    STEP_LABELS,
+    describe_duration,
+    escape,
+    size_and_type,
+    status_label,
+)
 
 __all__ = ["HtmlCache", "TableText", "table_html"]
 
@@ -23,22 +28,31 @@ _CHECKS: Final = {
     "rejected": ("✗", "rejected"),
     "withdrawn": ("–", "removed from the list"),
 }
-_CHIPS: Final = {
-    StepState.PENDING: ("○", "waiting"),
-    StepState.RUNNING: ("▶", "running"),
-    StepState.COMPLETED: ("✓", "completed"),
-    StepState.FAILED: ("✗", "failed"),
-    StepState.SKIPPED: ("–", "off"),
-    StepState.UNCONFIRMED: ("?", "not reported by this server"),
+_CHIPS: Final = {  # by the tracker's StepStatus values
+    "pending": ("○", "waiting"),
+    "running": ("▶", "running"),
+    "completed": ("✓", "completed"),
+    "failed": ("✗", "failed"),
+    "skipped": ("–", "not run"),
+    "unconfirmed": ("?", "not confirmed by this server"),
 }
 _ORIGINS: Final = {"browser": "from the browser", "disk": "from the kernel's disk"}
 
 
 class TableText:
-    """The words around the rows: the caption, what an empty table says, why removal is off."""
+    """The words around the rows: the caption, what an empty table says, why removal is off,
+    and which steps the run enabled (the chips shown)."""
 
-    def __init__(self, caption: str, empty: str, locked: str = "", uid: str = "t") -> None:
+    def __init__(
+        self,
+        caption: str,
+        empty: str,
+        locked: str = "",
+        uid: str = "t",
+        steps: frozenset[str] = frozenset(),
+    ) -> None:
         self.caption, self.empty, self.locked, self.uid = caption, empty, locked, uid
+        self.steps = steps
 
 
 def _check(row: TableRow) -> str:
@@ -75,13 +89,11 @@ def _status(row: TableRow, run_exists: bool) -> str:
     return status_label(row.status, stalled=row.stalled) + attempt
 
 
-def _chip(cell: StepCell, finished: bool) -> str:
-    icon, word = _CHIPS[cell.state]
-    state = cell.state.value
-    if finished and cell.state is StepState.PENDING:
-        icon, word, state = "–", "not run", "not-run"
+def _chip(cell: StepCell) -> str:
+    icon, word = _CHIPS.get(cell.state, ("•", cell.state))
+    state = escape(cell.state)
     progress = ""
-    if cell.state is StepState.RUNNING and cell.progress is not None:
+    if cell.progress is not None:
         progress = f" {int(100 * max(0.0, min(cell.progress, 1.0)))}%"
     return (
         f'<li class="bk-chip bk-chip-{state}"><span aria-hidden="true">{icon}</span> '
@@ -89,12 +101,11 @@ def _chip(cell: StepCell, finished: bool) -> str:
     )
 
 
-def _chips(row: TableRow) -> str:
-    shown = [cell for cell in row.steps if cell.state is not StepState.SKIPPED]
+def _chips(row: TableRow, enabled: frozenset[str]) -> str:
+    shown = [cell for cell in row.steps if cell.step.value in enabled]
     if not shown:
         return "—"
-    finished = row.status in ("completed", "failed")
-    return f'<ul class="bk-chips">{"".join(_chip(c, finished) for c in shown)}</ul>'
+    return f'<ul class="bk-chips">{"".join(_chip(cell) for cell in shown)}</ul>'
 
 
 def _remove(row: TableRow, text: TableText) -> str:
@@ -130,7 +141,7 @@ def _row(number: int, row: TableRow, text: TableText, run_exists: bool) -> str:
         error = escape(row.error) if row.error else ""
         cells += [
             _cell("Status", _status(row, run_exists)),
-            _cell("Steps", _chips(row), "bk-col-steps"),
+            _cell("Steps", _chips(row, text.steps), "bk-col-steps"),
             _cell("Time", describe_duration(row.elapsed_s), "bk-col-time"),
             _cell("Error", error, "bk-col-error" + (" bk-has-error" if error else "")),
         ]
@@ -142,7 +153,7 @@ def _row(number: int, row: TableRow, text: TableText, run_exists: bool) -> str:
     return f'<tr data-key="{escape(row.key)}" class="{classes}">{"".join(cells)}</tr>'
 
 
-HtmlCache = dict[str, tuple[int, TableRow, bool, str]]
+HtmlCache = dict[str, tuple[int, TableRow, bool, str, frozenset[str]]]
 """Each row's place, row and markup at the last drawing: an unchanged row is not written again."""
 
 
@@ -174,11 +185,15 @@ def table_html(
     parts = []
     for number, row in enumerate(rows, start=1):
         found = previous.get(row.key)
-        if found is not None and found[:3] == (number, row, run_exists):
+        if (
+            found is not None
+            and found[:3] == (number, row, run_exists)
+            and not text.steps ^ found[4]
+        ):
             markup = found[3]  # a row from the rows' cache is the same object: compared at once
         else:
             markup = _row(number, row, text, run_exists)
-        fresh[row.key] = (number, row, run_exists, markup)
+        fresh[row.key] = (number, row, run_exists, markup, text.steps)
         parts.append(markup)
     body = "".join(parts)
     return (

@@ -2,18 +2,18 @@
 
 Pure functions of a :class:`~batchkit.tracker.RunSnapshot` and plain values, so the rules are
 tested without a widget: a rejected file is never retried (it would be rejected again; fix it
-first), a file whose document is gone cannot be sent again, and only a completed file with a
-story on the server can be regenerated or shown. Every refusal is a sentence for the user.
+first), a file neither on the server nor still in the list cannot be sent again, and only a
+completed file with a story on the server can be regenerated or shown. Every refusal is a
+sentence for the user.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from batchkit.contract.limits import CUSTOM_PROMPT_MAX
-from batchkit.files import Document
 from batchkit.widgets.render import words_list
 
 if TYPE_CHECKING:
@@ -39,20 +39,11 @@ class RetryOffer:
     reason: str
 
 
-def _document_gone(document: Document | None) -> bool:
-    if document is None:
-        return True
-    return document.path is not None and not document.path.exists()
-
-
 def retry_offer(
-    snapshot: RunSnapshot | None,
-    documents: Sequence[Document | None],
-    *,
-    running: bool,
+    snapshot: RunSnapshot | None, retryable: Collection[int], *, running: bool
 ) -> RetryOffer:
-    """Which failed rows can be sent again (row ``i`` is ``documents[i]``, None once the file
-    was removed from the list), and otherwise why not."""
+    """The failed rows that can be sent again (``retryable``: the session's word on which
+    can), and otherwise, in words, why none can."""
     if snapshot is None:
         return RetryOffer((), "nothing has run yet")
     if running:
@@ -61,20 +52,16 @@ def retry_offer(
     if not failed:
         return RetryOffer((), "no file failed")
     rejected = [row.name for row in failed if str(row.upload_status) == "rejected"]
-    gone = [
-        row.name
-        for row in failed
-        if row.name not in rejected
-        and _document_gone(documents[row.index] if row.index < len(documents) else None)
-    ]
-    rows = tuple(row.index for row in failed if row.name not in rejected and row.name not in gone)
+    rows = tuple(row.index for row in failed if row.index in retryable and row.name not in rejected)
     if rows:
         return RetryOffer(rows, "")
+    gone = [row.name for row in failed if row.name not in rejected]
     parts = []
     if rejected:
         parts.append(f"{words_list(rejected)} {_was(rejected)} rejected: fix and add again")
     if gone:
-        parts.append(f"{words_list(gone)} {_was(gone)} removed from the list")
+        # Never on the server, and their copies gone with the list: nothing to send again.
+        parts.append(f"{words_list(gone)} {_was(gone)} removed before reaching the server")
     return RetryOffer((), "; ".join(parts))
 
 

@@ -106,7 +106,6 @@ class Workbench:
         )
         self._display = RunDisplay(self.page, self.notifier)
         self._session: BatchSession | None = None
-        self._documents: list[Document | None] = []
         self._keys: list[int] = []
         self._config = BatchConfig()
         self._regenerating: set[int] = set()
@@ -303,33 +302,24 @@ class Workbench:
             await asyncio.wait(pending)
 
     async def retry_failed(self) -> BatchRun:
-        """Send the failed files of the current run again, with their own titles and prompts."""
+        """Send the failed files of the current run again, in the same run, with their own
+        titles and prompts: each keeps its row, which shows its new attempt."""
         session = self.session
-        offer = retry_offer(session.run.snapshot(), self._documents_now(), running=self.running)
-        if not offer.rows:
-            raise RunError(f"nothing to retry: {offer.reason}")
-        retry = getattr(session, "retry", None)
-        if retry is not None:  # the session retries within the run: rows keep their place
-            run: BatchRun = await retry(list(offer.rows))
-            self._display.started(run, retried=len(offer.rows))
-            self._watch(session)
-            self.refresh()
-            return run
-        pairs = [(self._keys[i], self._documents[i]) for i in offer.rows]
-        names = {document.name for _, document in pairs if document is not None}
-        config = self._config.model_copy(
-            update={
-                "titles": {n: t for n, t in self._config.titles.items() if n in names},
-                "prompts": {n: p for n, p in self._config.prompts.items() if n in names},
-            }
-        )
-        return await self._start([(k, d) for k, d in pairs if d is not None], config)
+        rows, reason = self.retry_rows()
+        if not rows:
+            raise RunError(f"nothing to retry: {reason}")
+        run = await session.retry(list(rows))
+        self._regenerating = set()
+        self._lock_zone_until_uploaded(run)
+        self._display.started(run, retried=len(rows))
+        self._watch(session)
+        self.refresh()
+        return run
 
     async def regenerate(self, index: int, prompt: str) -> None:
         """Generate file ``index``'s story again with ``prompt``, and follow it."""
         session = self.session
         await session.regenerate(index, prompt)
-        self.view.regenerations[index] += 1
         self._regenerating.add(index)
         name = str(self.run.files.at[index, "name"])
         self.notifier.info(f"generating the story of {name} again", place="stories")
@@ -346,7 +336,7 @@ class Workbench:
         self.view.forget_run()
         self.zone.reset()
         self.media.clear()
-        self._documents, self._keys, self._regenerating = [], [], set()
+        self._keys, self._regenerating = [], set()
         self._display.set_status("ready: choose documents")
         self.refresh()
         self.notifier.info("started over: choose documents for a new batch", place="files")
@@ -390,7 +380,6 @@ class Workbench:
         run = await session.start([document for _, document in pairs], config)
         self._session, self._config = session, config
         self._keys = [key for key, _ in pairs]
-        self._documents = [document for _, document in pairs]
         self._regenerating = set()
         from batchkit.workbench.readable import make_readable
 
@@ -450,18 +439,23 @@ class Workbench:
         actions.refresh(snapshot)
 
     def retry_rows(self) -> tuple[tuple[int, ...], str]:
-        """The rows Retry would send now, or why it cannot run."""
-        snapshot = self._session.run.snapshot() if self._session is not None else None
-        offer = retry_offer(snapshot, self._documents_now(), running=self.running)
-        return offer.rows, offer.reason
-
-    def _documents_now(self) -> list[Document | None]:
-        """Row ``i``'s document if its file is still chosen in the list, else None."""
-        chosen = {key for key, _ in self.zone.chosen_documents()}
-        return [
-            document if key in chosen else None
-            for key, document in zip(self._keys, self._documents, strict=True)
+        """The rows Retry would send now (the session's word: failed, and their document or
+        their upload still to hand), or why it cannot run."""
+        session = self._session
+        if session is None:
+            return (), retry_offer(None, (), running=False).reason
+        run, snapshot = session.run, session.run.snapshot()
+        listed = {key for key, _ in self.zone.chosen_documents()}
+        can = [
+            row
+            for row in ([] if self.running else session.retryable())
+            # A file that never reached the server is sent from its copy here, which the
+            # list deleted when the file was removed from it.
+            if run.uploaded_url(row) is not None
+            or (row < len(self._keys) and self._keys[row] in listed)
         ]
+        offer = retry_offer(snapshot, can, running=self.running)
+        return offer.rows, offer.reason
 
     def regenerating(self, index: int) -> bool:
         return index in self._regenerating and self.running

@@ -3,7 +3,7 @@
 * ``story_server``: the real reference server on loopback, with a known random password, handed
   to the notebook's kernel through ``BATCHKIT_URL``/``BATCHKIT_USERNAME``/``BATCHKIT_PASSWORD``
   (so the test can look for that password where it must never be: the saved notebook).
-* ``lab``: one JupyterLab per test module, serving a temporary copy of the repo's notebooks.
+* ``lab``: one JupyterLab per test module, serving a temporary copy of batchkit's notebooks.
 * ``browser``: Debian's Chromium through Playwright's sync API (the tests are plain functions:
   pytest-asyncio runs no event loop around them).
 * ``page``: a fresh browser context per test; a screenshot and the browser console are kept in
@@ -95,9 +95,9 @@ def story_server(
 def lab(
     tmp_path_factory: pytest.TempPathFactory, story_server: EmbeddedServer
 ) -> Iterator[LabServer]:
-    """JupyterLab on a free port, serving a temporary copy of ``notebooks/``."""
+    """JupyterLab on a free port, serving a temporary copy of batchkit's notebooks."""
     root = tmp_path_factory.mktemp("lab-root")
-    for notebook in (REPO / "notebooks").glob("*.ipynb"):
+    for notebook in (REPO / "batchkit" / "notebooks").glob("*.ipynb"):
         shutil.copy2(notebook, root / notebook.name)
     credentials = story_server.credentials
     kernel_env = {

@@ -1,7 +1,7 @@
 """The workbench as a user meets it: JupyterLab in headless Chromium, notebook 01, real files.
 
-The test opens ``notebooks/01_batch_workbench.ipynb`` in a JupyterLab it started, runs every cell
-from the Run menu, then works the page like a person: chooses files in the upload widget's file
+The test opens ``01_batch_workbench.ipynb`` in a JupyterLab it started, runs every cell from
+the Run menu, then works the page like a person: chooses files in the upload widget's file
 dialog (one of them exactly 10 MiB, the contract's maximum), drops another on the drop zone, sees
 the bad one turned down inline, starts the batch and waits for the table to show every good file
 completed. The Story API is the real reference server; afterwards the stored upload of the 10 MiB
@@ -342,23 +342,24 @@ def test_a_person_fixes_a_setting_runs_with_failures_retries_regenerates_and_loo
     assert "bk-thumb" in ui.focused()["classes"]
     screenshots.take("media", focus=page.locator(".bk-media"))
 
-    # Retry: the failed file goes again with its own settings, and completes.
+    # Retry: the failed file goes again in the same run, keeps its row, shows its attempt.
     story_server.set_fail_rates({})
-    [failed] = ui.table.locator("tbody tr.bk-row-failed").all_inner_texts()
+    failed = ui.table.locator("tbody tr.bk-row-failed")
+    name = failed.locator(".bk-file-name").inner_text()
     ui.button("bk-retry").click()
     # The last run's end is on the page until the retry's own: wait for what the retry makes.
     expect(ui.overview.locator(".bk-count-failed")).to_have_text("✗ 0 failed", timeout=RUN_MS)
     ui.wait_done()
-    assert ui.counts()["failed"] == 0
-    assert "failed" not in ui.statuses()
+    assert ui.counts() == {"completed": 3, "failed": 0, "running": 0, "waiting": 0}
+    assert sorted(ui.statuses()) == ["completed"] * 3 + ["—"]  # and the PDF, never sent
+    expect(ui.row(name).locator(".bk-attempt")).to_have_text("attempt 2")
     expect(ui.button("bk-retry")).to_be_disabled()
+    expect(page.locator(".bk-media-choice select option")).to_have_count(4)  # 3 and "pick"
     screenshots.take("after-retry", focus=ui.overview)
-    assert failed
 
     # Regenerate one story, asked first; its row keeps its place and shows the attempt.
-    regenerate_choice = page.locator(".bk-regenerate-file select")
-    name = regenerate_choice.locator("option").first.inner_text()
-    regenerate_choice.select_option(label=name)
+    name = stories[0].name if stories[0].name != name else stories[1].name
+    page.locator(".bk-regenerate-file select").select_option(label=name)
     page.locator(".bk-regenerate-prompt textarea").fill("Tell it as a sea shanty.")
     ui.button("bk-regenerate").click()
     page.locator(".bk-confirm-yes").click()

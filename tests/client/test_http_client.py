@@ -445,13 +445,23 @@ def test_settings_come_from_arguments_or_the_environment() -> None:
     chosen = StoryClient("http://h", username="bob", password="pw", env=env)
     assert chosen.token is None
     for arguments, message in [
-        ({}, "no server URL"),
+        ({}, "base_url: none given: pass base_url= or set BATCHKIT_URL"),
         ({"base_url": "ftp://h"}, "is not an http:// or https:// URL"),
-        ({"base_url": "http://h"}, "no credentials"),
+        ({"base_url": "http://h"}, "credentials: none given: pass token=, or username= and"),
         ({"base_url": "http://h", "username": "bob"}, "a username needs a password"),
     ]:
         with pytest.raises(ConfigError, match=message):
             StoryClient(**arguments, env={})  # type: ignore[arg-type]
+
+
+def test_a_config_error_names_settings_as_python_does_or_as_a_front_end_asks() -> None:
+    error = ConfigError(
+        "none given: pass {token} ({untouched})", field="credentials", mentions=["token"]
+    )
+    assert str(error) == "credentials: none given: pass token= ({untouched})"
+    flags = {"token": "--token", "credentials": "login"}
+    assert error.worded(flags) == "login: none given: pass --token ({untouched})"
+    assert ConfigError("plain").worded(flags) == "plain"
 
 
 # ---------------------------------------------------------------- the real reference server

@@ -26,6 +26,7 @@ from batchkit.contract import (
     StoryProcessingStart,
     StoryResponse,
 )
+from batchkit.contract.redaction import redact_url
 from batchkit.errors import RunError
 from batchkit.runs import (
     CONFIG_FILE,
@@ -36,7 +37,6 @@ from batchkit.runs import (
     ReplayMismatchWarning,
     list_runs,
     load_run,
-    public_url,
     read_facts,
     read_files,
     save_run,
@@ -212,11 +212,11 @@ def test_config_json_has_the_metadata_and_no_credentials(tmp_path: Path) -> None
     assert meta["batch_ids"] == ["batch-1"]
     assert meta["server_url"] == "https://story.example:8443/base"
     assert meta["batchkit_version"] == __version__
-    assert meta["config"] == {"voice": "Puck", "auth": {"password": "<redacted>"}}
+    assert meta["config"] == {"voice": "Puck", "auth": {"password": "***"}}
     assert meta["summary"] == {"files": 3, "completed": 0, "failed": 1, "done": False}
     for name in (CONFIG_FILE, EVENTS_FILE, FILES_CSV):
         assert SECRET not in (tmp_path / name).read_text()
-    assert public_url("http://[::1]:9000/api?x=1") == "http://[::1]:9000/api"
+    assert redact_url("http://[::1]:9000/api?x=1", keep_query=False) == "http://[::1]:9000/api"
 
 
 def test_a_changed_table_on_disk_is_reported_and_the_log_wins(tmp_path: Path) -> None:

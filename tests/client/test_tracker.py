@@ -270,20 +270,19 @@ def test_events_before_the_mapping_snapshot_are_kept_and_folded_later() -> None:
     assert run.files.at[1, "story_started_at"] == at(100)  # the buffered event's own time
 
 
-def test_duplicates_are_dropped_by_seq_and_by_content() -> None:
+def test_a_repeated_fact_changes_nothing() -> None:
+    # The fold is idempotent (evidence only grows), so it needs no duplicate check of its own:
+    # the event stream drops re-deliveries by seq before they get here (test_event_stream.py).
     run = make_run(1, ["story"])
     run.apply_status(status("b0", ["s0"]), received_at=at(4))
     event = StoryProcessingProgress(story_id="s0", progress=40, timestamp=at(5), seq=7)
     assert run.apply_event(event, received_at=at(5))
-    version = run.version
-    same_seq = StoryProcessingProgress(story_id="s0", progress=90, timestamp=at(6), seq=7)
-    assert not run.apply_event(same_seq, received_at=at(6))
-    no_seq = StoryProcessingProgress(story_id="s0", progress=60, timestamp=at(7))
-    assert run.apply_event(no_seq, received_at=at(7))
-    assert not run.apply_event(no_seq, received_at=at(8))
-    assert run.files.at[0, "step_progress"] == 0.6
-    assert run.version == version + 1
-    assert run.events["outcome"].tolist()[-3:] == ["duplicate", "applied", "duplicate"]
+    version, table = run.version, run.files.copy()
+    assert not run.apply_event(event, received_at=at(5))
+    assert not run.apply_status(status("b0", ["s0"]), received_at=at(4))
+    assert run.version == version
+    pd.testing.assert_frame_equal(run.files, table)
+    assert run.events["outcome"].tolist()[-2:] == ["unchanged", "unchanged"]
 
 
 def test_late_events_never_move_a_file_backwards() -> None:
@@ -456,8 +455,8 @@ def test_a_silent_file_is_failed_after_give_up_and_revived_by_news() -> None:
     run = make_run(2, ["story"], stall_timeout=30, give_up_after=60)
     run.apply_status(status("b0", ["s0", "s1"]), received_at=at(4))
     feed(run, pipeline("s0", ["story"]), 10)  # s0 completes; s1 never says a word
-    assert not run.tick(at(61))  # uploaded at 2: 59 s of silence
-    assert run.tick(at(63))
+    assert not run.tick(at(63))  # its record was listed at 4: 59 s of silence
+    assert run.tick(at(65))
     assert column(run, "status") == ["completed", "failed"]
     assert "no word from the server" in str(column(run, "error")[1])
     assert run.done
@@ -574,8 +573,11 @@ def test_snapshot_progress_and_eta() -> None:
     feed(run, pipeline("s0", ["story", "images"], chunks=4)[:5])  # story done, images 1 of 4
     snap = run.snapshot()
     assert snap.progress == pytest.approx((1 + 3 * 0.25) / 4 / 2)
-    assert (snap.current_index, snap.current_name, snap.current_step) == (0, "doc0.txt", "images")
-    assert snap.eta_s is not None
+    assert snap.in_progress == (0,)
+    assert snap.files[0].step == "images"
+    assert snap.step_counts[PipelineStep.STORY].completed == 1
+    assert snap.step_counts[PipelineStep.IMAGES].running == 1
+    assert snap.eta_s is not None  # one step confirmed, 22 % of the work done
     assert snap.eta_s > 0
     assert snap.files[0].progress == pytest.approx(1.75 / 4)
     assert run.snapshot() is snap  # nothing new: the same snapshot
@@ -587,8 +589,8 @@ def test_apply_many_counts_what_changed_the_run() -> None:
     run = make_run(1, ["story"])
     run.apply_status(status("b0", ["s0"]), received_at=at(4))
     events = pipeline("s0", ["story"])
-    facts = [EventFact(received_at=at(10 + i), event=e) for i, e in enumerate([*events, events[1]])]
-    assert run.apply_many(facts) == len(events)  # the repeat changed nothing
+    facts = [EventFact(received_at=at(10 + i), event=e) for i, e in enumerate(events)]
+    assert run.apply_many([*facts, facts[1]]) == len(events)  # the repeat changed nothing
     assert run.done
 
 

@@ -4,7 +4,9 @@ the same table.
 Hypothesis draws a run (files, enabled steps, where each story stops or fails), builds the facts
 the reference server and the client would produce for it, all with ``seq``, each received at its
 own time, and then delivers them in a random order with random repeats. The table after folding
-must equal, cell for cell, the table from delivering them in order.
+must equal, cell for cell, the table from delivering them in order: statuses, per-step statuses,
+times. A second property does the same for production: events without ``seq`` that only claim
+their steps, and REST reads of the story's flags (one of them fallen back) that confirm them.
 """
 
 from __future__ import annotations
@@ -217,3 +219,116 @@ def test_any_order_and_any_repeats_fold_to_the_same_table(
     folded = _fold(run, everything)
     pd.testing.assert_frame_equal(folded, expected)
     assert folded["status"].isin(["completed", "failed"]).all()
+
+
+# ---------------------------------------------------------------- production and EXT results
+def _production_story(script: Script, sid: str, steps: list[str], stop: int | None) -> list[Fact]:
+    """Production's events for ``sid`` (no ``seq``; auto-mode steps only claimed) and, after
+    each step, a REST read of its flags, including the moment ``audioGenerated`` falls back."""
+    facts: list[Fact] = []
+    clock = itertools.count()
+    flags = {"story": False, "images": False, "audio": False}
+
+    def emit(cls: type, **fields: object) -> None:
+        server_time = T0 + timedelta(seconds=next(clock))
+        facts.append(script.event(cls(story_id=sid, timestamp=server_time, **fields)))
+
+    def read() -> None:
+        updated = T0 + timedelta(seconds=next(clock))
+        body = StoryResponse(
+            id=sid,
+            title=sid,
+            status=StoryFlags(
+                story_generated=flags["story"],
+                images_generated=flags["images"],
+                audio_generated=flags["audio"],
+            ),
+            files=StoryFiles(original_file=f"u{sid[1:]}"),
+            created_at=T0,
+            updated_at=updated,
+        )
+        facts.append(StoryFact(received_at=script.now(), story=body))
+
+    read()  # the record exists, nothing done
+    for position, step in enumerate(steps):
+        failing = position == stop
+        if step == "story":
+            emit(StoryProcessingStart)
+            if failing:
+                emit(StoryProcessingError, error="story failed", step="story_generation")
+                break
+            emit(StoryProcessingComplete)
+        else:
+            emit(AutoModeStart, step=step)
+            emit(AutoModeProgress, step=step, progress=0.0)
+            if failing:
+                emit(AutoModeError, step=step, error=f"{step} failed")
+                break
+            emit(AutoModeComplete, step=step, completed_steps=steps[: position + 1])
+        if step == "images":  # production replaces the flags here: audio falls back to false
+            flags["audio"] = False
+        flags[step] = True
+        read()
+    return facts
+
+
+@st.composite
+def production_runs(draw: st.DrawFn) -> tuple[BatchRun, list[Fact], list[Fact]]:
+    """A production run: events run ahead of the work, REST flags confirm, no merge reported."""
+    n = draw(st.integers(1, 3))
+    steps = [s for s in ("story", "images", "audio") if draw(st.booleans())] or ["story"]
+    script = Script()
+    run = BatchRun(
+        [PlannedFile(name=f"f{i}.txt", size=10) for i in range(n)],
+        steps=steps,
+        reportable_steps=steps,
+        created_at=T0,
+        events_confirm=False,
+        retried_batches=True,
+        give_up_after=300.0,
+    )
+    ids = [f"s{i}" for i in range(n)]
+    setup: list[Fact] = [
+        UploadedFact(received_at=script.now(), index=i, file_url=f"u{i}") for i in range(n)
+    ]
+    setup.append(BatchCreatedFact(received_at=script.now(), batch_id="b", indices=tuple(range(n))))
+    setup.append(
+        StatusFact(
+            received_at=script.now(),
+            status=BatchStatusResponse(
+                batch_id="b",
+                status="completed",  # production: the records exist, nothing more
+                total_stories=n,
+                completed_stories=n,
+                failed_stories=0,
+                progress=100.0,
+                story_ids=ids,
+            ),
+        )
+    )
+    facts: list[Fact] = []
+    for sid in ids:
+        stop = draw(st.none() | st.integers(0, len(steps) - 1))
+        facts += _production_story(script, sid, steps, stop)
+    return run, setup, facts
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=production_runs(), data=st.data())
+def test_production_facts_fold_to_the_same_table_in_any_order(
+    case: tuple[BatchRun, list[Fact], list[Fact]], data: st.DataObject
+) -> None:
+    run, setup, facts = case
+    expected = _fold(run, setup + facts)
+    shuffled = data.draw(st.permutations(facts), label="order")
+    repeats = data.draw(st.lists(st.sampled_from(facts), max_size=len(facts)), label="repeats")
+    for repeat in repeats:
+        shuffled.insert(data.draw(st.integers(0, len(shuffled)), label="where"), repeat)
+    everything = setup + shuffled
+    if data.draw(st.booleans(), label="setup last"):
+        everything = shuffled + setup  # the stories are read before their batch is known
+    folded = _fold(run, everything)
+    pd.testing.assert_frame_equal(folded, expected)
+    # What the table claims, the server confirmed: a completed step had its flag read true.
+    for column in ("story_status", "images_status", "audio_status"):
+        assert set(folded[column]) <= {"completed", "failed", "skipped", "unconfirmed"}

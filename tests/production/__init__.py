@@ -1,11 +1,11 @@
 """A production double: our own test server that behaves like the *production* Story API.
 
 Production (NestJS, Bull queues, MongoDB, paid AI APIs) cannot run in a test environment, which
-is why a double is legitimate here. It reproduces every quirk of section 7 of
-``shared/story-api.md`` (no ``join-batch-room`` handler, early story events, record-counting
-status, 500s for unknown ids, "accept then disconnect" for a missing socket token, crash retries
-that duplicate stories, ...) so that batchkit's client can be tested against it. It is
-independent of ``batchkit.server``.
+is why a double is legitimate here. It reproduces every production quirk that
+``docs/contract/production.md`` lists (no ``join-batch-room`` handler, early story events,
+record-counting status, 500s for unknown ids, "accept then disconnect" for a missing socket token,
+crash retries that duplicate stories, ...) so that batchkit's client can be tested against it. It
+is independent of ``batchkit.server``.
 
 Use it as a context manager::
 
@@ -91,6 +91,20 @@ class ProductionDouble:
 
         return self._thread.call(drop())
 
+    def forget(self) -> None:
+        """Restart with the memory gone: jobs die, uploads, batches and stories vanish (their
+        status answers 500 "Batch job not found"), and old tokens are refused."""
+        self._thread.call(self._state.forget())
+
+    def rotate_keys(self) -> None:
+        """Sign tokens with new keys: every token issued before is refused from now on."""
+        self._state.tokens = type(self._state.tokens)(self._state.token_ttl)
+
+    def drop_sockets_after(self, seconds: float | None) -> None:
+        """From now on, close each socket server-side ``seconds`` after accepting it (None:
+        stop doing so); the token is fine, the server just keeps dropping its clients."""
+        self._state.drop_after_connect = seconds
+
     def limit_records(self, budget: int | None) -> None:
         """Let batch loops create at most ``budget`` more story records; None lifts the limit.
 
@@ -131,6 +145,15 @@ class ProductionDouble:
         """Every value the story's status flags took, in order, starting with all false."""
         return list(self._state.flag_history.get(story_id, []))
 
+    def batch_ids(self) -> list[str]:
+        """Every batch made, in creation order."""
+        return list(self._state.batches)
+
+    def story_file(self, story_id: str) -> str | None:
+        """The ``fileUrl`` story ``story_id`` was made from."""
+        story = self._state.stories.get(story_id)
+        return None if story is None else story.file_url
+
     def story_ids(self, batch_id: str) -> list[str]:
         """The batch's story ids in creation order (duplicates from crash retries included)."""
         batch = self._state.batches.get(batch_id)
@@ -143,15 +166,31 @@ def start_production_double(
     pace: float = 0.0,
     crash_batches: int = 0,
     token_ttl: float = 3600.0,
+    retry_backoff: float | None = None,
+    heartbeat: float | None = None,
+    naive_times: bool = False,
+    slow_for: float = 0.0,
+    step_seconds: float | None = None,
 ) -> ProductionDouble:
     """Start a production double on 127.0.0.1 (a free port) and return it, already listening.
 
     ``users`` maps user names to passwords (the first is ``.username``/``.password``); ``pace``
     is the seconds each simulated step takes; the first ``crash_batches`` batches crash once
-    mid-loop and are retried; ``token_ttl`` is the access token's real lifetime (its ``exp``).
-    Use it in a ``with`` block, or call ``.stop()``.
+    mid-loop and are retried, after ``retry_backoff`` seconds (default: ``pace``) during which
+    their status reads ``failed``; ``token_ttl`` is the access token's real lifetime (its
+    ``exp``); ``heartbeat``: while an auto-mode step works, a 0 % ``auto-mode-progress`` this
+    often; ``naive_times``: event timestamps without a UTC offset; ``slow_for``: how long a
+    story whose file starts with ``SLOW`` waits, without a word, after its first event;
+    ``step_seconds``: how long each auto-mode step works (default: ``pace``). Use it in a
+    ``with`` block, or call ``.stop()``.
     """
     double = ProductionDouble(
         users=users, pace=pace, crash_batches=crash_batches, token_ttl=token_ttl
     )
+    state = double._state
+    state.retry_backoff = pace if retry_backoff is None else retry_backoff
+    state.heartbeat = heartbeat
+    state.naive_times = naive_times
+    state.slow_for = slow_for
+    state.step_seconds = pace if step_seconds is None else step_seconds
     return double.start()

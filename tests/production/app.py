@@ -1,7 +1,7 @@
 """The production double's ASGI app: the production Story API's routes and socket.io, quirks on.
 
 Production (NestJS, Bull queues, MongoDB, paid AI APIs) cannot run in a test environment, so this
-double reproduces its observable behaviour, every quirk of section 7 of ``shared/story-api.md``
+double reproduces its observable behaviour, every quirk in ``docs/contract/production.md``
 included, so that batchkit's client can be tested against it. It is deliberately wrong wherever
 production is wrong; do not "fix" it. It shares no code with ``batchkit.server``.
 """
@@ -295,6 +295,9 @@ def _status_route(app: FastAPI, state: ProductionState) -> None:
     @app.get("/api/stories/batch/{batch_id}/status")
     async def batch_status(batch_id: str, user: User = current_user) -> Any:
         batch = state.owned_batch(batch_id, user)
+        if batch is None and batch_id in state.lost_batches:
+            # What production answered for a batch whose job a restart forgot.
+            raise NestError(500, "Batch job not found", None)
         if batch is None:
             raise internal_error()
         return BatchStatusResponse(

@@ -6,6 +6,7 @@ either: such a message is read and nothing at all happens.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -15,6 +16,7 @@ from batchkit.contract import (
     JoinedStoryRoom,
     LeftStoryRoom,
     RoomStory,
+    SocketError,
     SocketException,
     story_room,
 )
@@ -50,13 +52,25 @@ class StoryGateway:
             return False
         await self._sio.save_session(sid, {"user_id": user.id})
         self._state.sockets.add(sid)
+        if self._state.drop_after_connect is not None:
+            self._state.spawn(self._drop_later(sid, self._state.drop_after_connect))
         return True
+
+    async def _drop_later(self, sid: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)  # the simulated server's own behaviour, not a test's wait
+        if sid in self._state.sockets:
+            await self._sio.disconnect(sid)
 
     async def disconnect(self, sid: str, reason: str) -> None:
         self._state.sockets.discard(sid)
 
     async def join_story_room(self, sid: str, data: object) -> None:
         story = await self._story_of(sid, data)
+        story_id = data.get("storyId") if isinstance(data, dict) else None
+        if story is None and story_id in self._state.lost_stories:
+            lost = SocketError(code="STORY_NOT_FOUND", message=f"Story {story_id} not found")
+            await self._sio.emit(lost.event, lost.payload(), to=sid)
+            return
         if story is None:
             await self._refuse(sid, "join-story-room", data)
             return

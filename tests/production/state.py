@@ -166,6 +166,7 @@ class ProductionState:
         self, users: Mapping[str, str], *, pace: float, crash_batches: int, token_ttl: float
     ) -> None:
         self.pace = pace
+        self.token_ttl = token_ttl
         self.tokens = Tokens(token_ttl)
         self.users = {name: User(new_object_id(), name, pw) for name, pw in users.items()}
         self.uploads: dict[str, Upload] = {}
@@ -175,6 +176,23 @@ class ProductionState:
         self.story_events: list[EmittedEvent] = []
         self.flag_history: dict[str, list[StoryFlags]] = {}
         self.sockets: set[str] = set()
+        self.lost_batches: set[str] = set()
+        """Batches a restart forgot: their status is 500 "Batch job not found"."""
+        self.lost_stories: set[str] = set()
+        """Stories a restart forgot: joining their room is an ``error STORY_NOT_FOUND``."""
+        self.drop_after_connect: float | None = None
+        """Close every socket this many seconds after accepting it (a server that keeps
+        dropping its clients); None: keep sockets open."""
+        self.heartbeat: float | None = None
+        """While an auto-mode step works, send ``auto-mode-progress`` at 0 % this often."""
+        self.step_seconds: float = pace
+        """How long each auto-mode step's work takes, after its events said it was done."""
+        self.retry_backoff: float = pace
+        """Seconds between a crashed batch attempt and the next (Bull's back-off)."""
+        self.slow_for: float = 0.0
+        """How long a story whose file starts with ``SLOW`` waits, silently, before its work."""
+        self.naive_times: bool = False
+        """Send event timestamps without a UTC offset (ISO-8601 allows it)."""
         self._crashes_left = crash_batches
         self._last_job_id = 0
         self._record_budget: int | None = None
@@ -266,6 +284,17 @@ class ProductionState:
     async def wait_idle(self) -> None:
         """Return once no simulated job is running (new jobs may start later)."""
         await self._idle.wait()
+
+    async def forget(self) -> None:
+        """A restart that lost the server's memory: every job dies, every upload, batch and
+        story is gone, and tokens signed before it are refused (users can log in again)."""
+        await self.cancel_work()
+        self.lost_batches |= set(self.batches)
+        self.lost_stories |= set(self.stories)
+        self.batches.clear()
+        self.stories.clear()
+        self.uploads.clear()
+        self.tokens = Tokens(self.token_ttl)
 
     async def cancel_work(self) -> None:
         for task in list(self._tasks):

@@ -40,6 +40,8 @@ MAX_ATTEMPTS = 3
 """Bull retries a crashed batch job up to this many attempts in all."""
 FAILING_CONTENT = b"FAIL"
 """A file with exactly these bytes fails its story step, so tests can make a failing file."""
+SLOW_PREFIX = b"SLOW"
+"""A file starting with these bytes waits ``slow_for`` seconds, silently, before its story."""
 
 
 class WorkerCrash(RuntimeError):
@@ -57,10 +59,16 @@ class Broadcaster:
     sio: socketio.AsyncServer
     state: ProductionState
 
+    def _payload(self, event: EventModel) -> dict[str, Any]:
+        payload = event.payload()
+        if self.state.naive_times and isinstance(payload.get("timestamp"), str):
+            payload["timestamp"] = _without_offset(payload["timestamp"])
+        return payload
+
     async def to_batch(self, batch: BatchRecord, event: EventModel) -> None:
         # Nobody can be in this room: production has no join-batch-room handler.
         room = batch_room(batch.id)
-        payload = event.payload()
+        payload = self._payload(event)
         self.state.batch_events.append(EmittedEvent(str(event.event), room, payload))
         await self.sio.emit(event.event, payload, room=room)
 
@@ -68,7 +76,7 @@ class Broadcaster:
         self, story: StoryRecord, event: EventModel, extra: dict[str, Any] | None = None
     ) -> None:
         room = story_room(story.id)
-        payload = event.payload() | (extra or {})
+        payload = self._payload(event) | (extra or {})
         record = EmittedEvent(str(event.event), room, payload, story.flags)
         self.state.story_events.append(record)
         await self.sio.emit(event.event, payload, room=room)
@@ -82,10 +90,13 @@ async def run_batch(out: Broadcaster, batch: BatchRecord) -> None:
             await _batch_attempt(out, batch)
         except WorkerCrash as crash:
             batch.crash_pending = False
+            # Between attempts the job reads as failed: a client that polls then sees "failed"
+            # for a batch that will complete.
+            batch.status = BatchState.FAILED
             await out.to_batch(
                 batch, BatchStoriesError(batch_id=batch.id, error=str(crash), timestamp=utc_now())
             )
-            await asyncio.sleep(out.state.pace)  # Bull's back-off before the retry
+            await asyncio.sleep(out.state.retry_backoff)  # Bull's back-off before the retry
         else:
             return
     batch.status = BatchState.FAILED
@@ -157,13 +168,37 @@ async def run_pipeline(out: Broadcaster, story: StoryRecord, auto: AutoModeConfi
     for step in _auto_steps(auto):
         completed.append(step)
         await _queue_auto_step(out, story, auto, step, list(completed))
-        await asyncio.sleep(out.state.pace)  # the step's real work, after its "complete"
+        await _work(out, story, step)  # the step's real work, after its "complete"
         if step == "images":
             # Production replaces the whole flags object here, losing audioGenerated.
             flags = StoryFlags(story_generated=True, images_generated=True, audio_generated=False)
         else:
             flags = story.flags.model_copy(update={"audio_generated": True})
         out.state.set_flags(story, flags)
+
+
+async def _work(out: Broadcaster, story: StoryRecord, step: str) -> None:
+    """``step_seconds`` of work; with a heartbeat, a 0 % progress event every so often."""
+    beat, seconds = out.state.heartbeat, out.state.step_seconds
+    if beat is None:
+        await asyncio.sleep(seconds)
+        return
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(min(beat, left))
+        if time.monotonic() < deadline:
+            progress = AutoModeProgress(
+                story_id=story.id, step=step, progress=0, message="Working", timestamp=utc_now()
+            )
+            await out.to_story(story, progress)
+
+
+def _without_offset(timestamp: str) -> str:
+    """``2025-01-01T10:00:00.5+00:00`` or ``...Z`` as ``2025-01-01T10:00:00.5``."""
+    for suffix in ("Z", "+00:00"):
+        if timestamp.endswith(suffix):
+            return timestamp[: -len(suffix)]
+    return timestamp
 
 
 def _auto_steps(auto: AutoModeConfig) -> list[str]:
@@ -202,6 +237,8 @@ async def _story_step(out: Broadcaster, story: StoryRecord) -> None:
     )
     await _story_progress(out, story, 1, 10, "Reading original file")
     data = _original_bytes(out.state, story.file_url)
+    if data is not None and data.startswith(SLOW_PREFIX):
+        await asyncio.sleep(out.state.slow_for)  # simulated queue time, with nothing said
     if data is None or data.strip() == FAILING_CONTENT:
         reason = "Original file not found" if data is None else "Story generation failed"
         await _fail_story(out, story, reason, started)

@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import stat
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+from help_text import options_without_a_default
 
 from .conftest import TIMEOUT
 
 LISTENING = re.compile(r"^batchkit server listening on (http://127\.0\.0\.1:\d+)$")
-DEMO = re.compile(r"^created user 'demo' with password (\S+)$")
+DEMO = re.compile(r"^batchkit serve: user 'demo', password (\S+) \(kept in (.+)\)$")
 
 
 async def _serve(*args: str) -> asyncio.subprocess.Process:
@@ -78,25 +81,56 @@ async def test_serve_prints_its_url_accepts_logins_and_stops_cleanly(
             await process.wait()
 
 
-async def test_serve_without_users_creates_demo_and_prints_its_password(tmp_path: Path) -> None:
-    process = await _serve("--data-dir", str(tmp_path / "data"), "--pace", "0.1")
+async def _demo_login(data_dir: Path) -> tuple[str, Path]:
+    """Start ``serve`` without users on ``data_dir``: the demo password it printed and its file,
+    once a login with it has worked; the server is stopped again."""
+    process = await _serve("--data-dir", str(data_dir), "--pace", "0.1")
     try:
         url, seen = await _read_until_listening(process)
-        passwords = [m.group(1) for line in seen if (m := DEMO.match(line))]
-        assert len(passwords) == 1
-        assert await _login(url, "demo", passwords[0]) == 201
+        found = [m for line in seen if (m := DEMO.match(line))]
+        assert len(found) == 1, seen
+        password, kept_in = found[0].group(1), Path(found[0].group(2))
+        assert await _login(url, "demo", password) == 201
         process.terminate()
         async with asyncio.timeout(TIMEOUT):
             assert await process.wait() == 0
+        return password, kept_in
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
 
 
-async def test_serve_refuses_bad_options_with_a_message(tmp_path: Path) -> None:
+async def test_serve_without_users_creates_demo_and_prints_its_password(tmp_path: Path) -> None:
+    password, kept_in = await _demo_login(tmp_path / "data")
+    assert kept_in == (tmp_path / "data" / "demo-password").resolve()
+    assert kept_in.read_text() == password
+    assert stat.S_IMODE(kept_in.stat().st_mode) == 0o600  # the owner's alone
+
+
+async def test_a_restart_on_the_same_data_dir_keeps_the_demo_password(tmp_path: Path) -> None:
+    first, _ = await _demo_login(tmp_path / "data")
+    again, _ = await _demo_login(tmp_path / "data")  # logs in with what it printed
+    assert again == first
+    elsewhere, _ = await _demo_login(tmp_path / "other")
+    assert elsewhere != first  # each data directory has its own
+
+
+async def test_serve_refuses_bad_options_with_a_message_naming_the_flag(tmp_path: Path) -> None:
     process = await _serve("--data-dir", str(tmp_path), "--fail-rate", "images=2")
     async with asyncio.timeout(TIMEOUT):
         _, stderr = await process.communicate()
-    assert process.returncode == 1
-    assert b"not a probability" in stderr
+    assert process.returncode == 2  # a usage error, as argparse's own
+    assert b"batchkit serve: --fail-rate: images=2.0 is not a probability" in stderr
+    assert not (tmp_path / "demo-password").exists()  # refused before anything was made
+
+
+def test_serve_help_shows_every_default() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "batchkit.cli", "serve", "--help"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert options_without_a_default(result.stdout) == []
+    for default in ("127.0.0.1", "8000", "./batchkit-data", "demo-password"):
+        assert default in result.stdout

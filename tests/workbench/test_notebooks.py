@@ -1,7 +1,8 @@
 """The notebooks as files: valid, stripped, and run by ``python -m pytest`` through nbval.
 
-nbval itself executes them (``--nbval-lax`` in pyproject.toml, ``notebooks`` in testpaths,
-their kernels' environment set by notebooks/conftest.py); these tests keep the files honest.
+nbval itself executes them (``--nbval-lax`` in pyproject.toml, ``batchkit/notebooks`` in
+testpaths, their kernels' environment set by the root conftest.py); these tests keep the files
+honest. They are the package's own notebooks, the only copies.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import nbformat
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((REPO / "batchkit" / "notebooks").glob("*.ipynb"))
 
 
 def test_the_three_notebooks_are_there() -> None:
@@ -52,7 +53,7 @@ def test_the_workbench_notebook_stays_open_for_the_user() -> None:
 def test_pytest_runs_the_notebooks_through_nbval() -> None:
     options = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]
     ini = options["ini_options"]
-    assert "notebooks" in ini["testpaths"]
+    assert "batchkit/notebooks" in ini["testpaths"]
     assert "--nbval-lax" in ini["addopts"].split()
     assert "--nbval-current-env" in ini["addopts"].split()
-    assert (REPO / "notebooks" / "conftest.py").exists()
+    assert (REPO / "conftest.py").exists()

@@ -7,7 +7,6 @@ import struct
 import pytest
 
 from batchkit.errors import ConfigError
-from batchkit.files import Document
 from batchkit.samples import sample_paths
 from batchkit.tracker import BatchRun, PlannedFile
 from batchkit.workbench import (
@@ -47,9 +46,8 @@ def test_media_format_reads_the_first_bytes_before_the_url() -> None:
 # ---------------------------------------------------------------- what a run offers
 def test_only_accepted_failed_files_are_retried(failed_run: MadeRun) -> None:
     snapshot = failed_run.run.snapshot()
-    # Row i of a run is the i-th document the session was given; the bytes do not matter here.
-    documents = [Document.from_bytes(name, b"text") for name in failed_run.run.files["name"]]
-    offer = retry_offer(snapshot, documents, running=False)
+    # The session says which rows can be sent again; the rejected ones never are.
+    offer = retry_offer(snapshot, range(len(snapshot.files)), running=False)
     assert [snapshot.files[i].name for i in offer.rows] == [p.name for p in sample_paths()[:2]]
     assert offer.reason == ""
     assert completed_stories(snapshot) == []
@@ -58,16 +56,15 @@ def test_only_accepted_failed_files_are_retried(failed_run: MadeRun) -> None:
 
 def test_why_retry_cannot_run_is_said_in_words(failed_run: MadeRun) -> None:
     snapshot = failed_run.run.snapshot()
-    gone: list[Document | None] = [None] * len(snapshot.files)
-    offer = retry_offer(snapshot, gone, running=False)
+    offer = retry_offer(snapshot, (), running=False)
     assert offer.rows == ()
     names = [p.name for p in sample_paths()[:2]]
     assert offer.reason == (
         f"empty.txt and report.pdf were rejected: fix and add again; "
-        f"{names[0]} and {names[1]} were removed from the list"
+        f"{names[0]} and {names[1]} were removed before reaching the server"
     )
-    assert retry_offer(snapshot, gone, running=True).reason == "the batch is still running"
-    assert retry_offer(None, [], running=False).reason == "nothing has run yet"
+    assert retry_offer(snapshot, (0, 1), running=True).reason == "the batch is still running"
+    assert retry_offer(None, (), running=False).reason == "nothing has run yet"
 
 
 def test_why_start_and_regenerate_cannot_run() -> None:

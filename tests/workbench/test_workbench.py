@@ -159,6 +159,14 @@ async def test_a_server_that_went_away_fails_the_files_and_the_page_says_so(
         assert "bk-final-failed" in wb.view.html["overview"]
         assert [r.upload.words for r in wb.view.rows] == ["upload failed"] * 2
         assert not wb.page.retry.disabled  # accepted files that failed can be retried
+        # Removed from the list, they go with their copies: nothing is left to send again.
+        # (Retry stayed on and failed with "no longer on the kernel's disk: ['a', 'b']".)
+        wb.zone.clear()
+        assert wb.page.retry.disabled
+        names = [p.name for p in sample_paths()[:2]]
+        assert reason(wb.page.retry_action) == (
+            f"{names[0]} and {names[1]} were removed before reaching the server"
+        )
     finally:
         await wb.close()
 

@@ -31,7 +31,7 @@ def cancel_in(slot: Any) -> Any:
 
 
 # ---------------------------------------------------------------- retry
-async def test_retry_sends_the_failed_files_with_their_own_titles_and_prompts(
+async def test_retry_sends_the_failed_files_again_in_the_same_run_with_their_titles(
     tmp_path: Path,
 ) -> None:
     with start_embedded_server(
@@ -59,14 +59,25 @@ async def test_retry_sends_the_failed_files_with_their_own_titles_and_prompts(
             assert wb.page.retry.disabled
             assert reason(wb.page.retry_action) == "the batch is still running"
             again = await wb.wait()
+            assert again is first  # the same run: no file, no story, no row lost
             assert again.files["status"].tolist() == ["completed", "completed"]
+            assert again.files["attempt"].tolist() == [2, 2]
+            title = await wb.service.client.story(str(again.files.at[0, "story_id"]))
+            assert title.title == "The first one"  # its own title went with it
+            shown = [(r.name, r.status, r.attempt) for r in wb.view.rows]
+            assert shown == [
+                *((p.name, "completed", 2) for p in sample_paths()[:2]),
+                (bad[0].name, None, 1),
+                (bad[1].name, None, 1),
+            ]  # the same rows, in their places, each with its attempt
             assert wb.page.retry.disabled
-            assert [n.level.value for n in wb.notifier.log if n.place == "run"][-1] == "success"
+            assert len(wb.media.choice.options) == 3  # both stories offered, and "pick one"
+            assert last_notice_in(wb, "run")[0] == "success"
         finally:
             await wb.close()
 
 
-async def test_retry_after_the_list_was_cleared_is_off_and_says_why_in_words(
+async def test_after_the_list_is_cleared_retry_still_sends_what_reached_the_server(
     tmp_path: Path,
 ) -> None:
     with start_embedded_server(
@@ -75,18 +86,18 @@ async def test_retry_after_the_list_was_cleared_is_off_and_says_why_in_words(
         wb = await open_workbench(server, tmp_path)
         try:
             wb.add_files(sample_paths()[:2])
-            await wb.start()
+            run = await wb.start()
             await wb.wait()
-            assert not wb.page.retry.disabled
             wb.zone.clear()  # the notebook's own "your documents" cell
             # The run's rows stay in the table as its record, beside their results...
             assert [r.check for r in (wb.view.flush(), wb.view.rows)[1]] == ["withdrawn"] * 2
-            # ...but their files are out of the list, so Retry cannot send them: it says so.
-            assert wb.page.retry.disabled
-            names = [p.name for p in sample_paths()[:2]]
-            words = f"{names[0]} and {names[1]} were removed from the list"
-            assert reason(wb.page.retry_action) == words
-            assert "[" not in reason(wb.page.retry_action)  # never a Python list
+            # ...and their uploads are on the server: Retry can still send them.
+            assert not wb.page.retry.disabled
+            server.set_fail_rates({"audio": 0.0})
+            wb.page.retry.click()
+            await wb.settled()
+            assert (await wb.wait()) is run
+            assert run.files["status"].tolist() == ["completed", "completed"]
         finally:
             await wb.close()
 

@@ -1,8 +1,12 @@
-"""``POST /api/auth/login``: a name and a password in, an access token out."""
+"""``POST /api/auth/login``: a name and a password in, an access token out.
+
+Failed logins are limited per user name and per client address (429 with ``Retry-After``,
+before any password is hashed): see :mod:`batchkit.server.login_limits`.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from batchkit.contract import LoginRequest, LoginResponse, UserInfo
@@ -15,12 +19,15 @@ router = APIRouter(prefix="/api/auth")
 
 
 @router.post("/login", status_code=201)
-async def login(body: LoginRequest, context: Context) -> JSONResponse:
+async def login(body: LoginRequest, request: Request, context: Context) -> JSONResponse:
     """Check the password and issue an access token (its real lifetime is the JWT ``exp``)."""
+    address = request.client.host if request.client else ""
+    attempt = context.logins.begin(body.username, address)
     user = await context.accounts.authenticate(body.username, body.password)
     if user is None:
         raise HTTPException(status_code=401, detail="invalid username or password")
-    tokens = context.tokens.issue(user.id, user.username)
+    context.logins.succeeded(attempt)
+    tokens = context.tokens.issue(user.id, user.username, user.token_generation)
     response = LoginResponse(
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,

@@ -67,7 +67,10 @@ async def create_batch(
     user: CurrentUser,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
-    """Create a batch and start it; with the same ``Idempotency-Key``, replay the first answer."""
+    """Create a batch and start it; with the same ``Idempotency-Key``, replay the first answer.
+
+    The user's quotas (stories in flight, batches per minute) are checked as it is created.
+    """
     if len(body.stories) > context.settings.max_stories:
         raise HTTPException(
             status_code=400,
@@ -91,6 +94,7 @@ async def create_batch(
         files=files,
         idempotency_key=_check_key(idempotency_key),
         respond=respond,
+        admit=context.quotas.admit_batch(user.id, len(files)),
     )
     if batch_id is not None:
         context.runner.start_batch(batch_id)

@@ -35,13 +35,9 @@ async def current_user(request: Request, context: Context) -> UserRecord:
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("the Authorization header must be 'Bearer <accessToken>'")
     try:
-        user_id = context.tokens.user_id(token.strip())
+        return await context.user_of_token(token.strip())
     except AuthError as exc:
         raise _unauthorized(exc.server_message) from None
-    user = await context.accounts.get(user_id)
-    if user is None:
-        raise _unauthorized("the token's user does not exist on this server")
-    return user
 
 
 CurrentUser = Annotated[UserRecord, Depends(current_user)]

@@ -16,7 +16,7 @@ _MEDIA_TYPES = {".png": "image/png", ".wav": "audio/wav", ".txt": "text/plain; c
 
 @router.get("/{story_id}/{name}")
 async def media_file(story_id: str, name: str, context: Context, user: CurrentUser) -> FileResponse:
-    story = await context.stories.get(story_id, user_id=user.id)
+    story = await context.stories.get(story_id, user_id=user.id, with_content=False)
     path = context.paths.media_file(story_id, name)
     if story is None or path is None:
         raise HTTPException(status_code=404, detail=f"media {story_id}/{name} not found")

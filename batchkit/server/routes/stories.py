@@ -55,7 +55,8 @@ async def options(context: Context, user: CurrentUser) -> JSONResponse:
 
 
 async def _owned_story(story_id: str, user: UserRecord, context: Context) -> StoryRecord:
-    story = await context.stories.get(story_id, user_id=user.id)
+    """The caller's story, without its text (404 for anyone else's)."""
+    story = await context.stories.get(story_id, user_id=user.id, with_content=False)
     if story is None:
         raise HTTPException(status_code=404, detail=f"story {story_id} not found")
     return story
@@ -65,9 +66,17 @@ async def _owned_story(story_id: str, user: UserRecord, context: Context) -> Sto
 async def get_story(
     story_id: str, request: Request, context: Context, user: CurrentUser
 ) -> JSONResponse:
+    """The story; its text in ``generatedContent`` up to ``max_story_content_chars`` characters.
+
+    A longer text is left out (EXT ``generatedContentOmitted``), so that one request cannot cost
+    the server a copy of a huge story: ``files.generatedFile`` streams the whole of it.
+    """
     story = await _owned_story(story_id, user, context)
     media = await context.stories.media(story.id)
-    return JSONResponse(json_body(story_view(story, media, base_url(request))))
+    content = await context.stories.content(
+        story.id, max_chars=context.settings.max_story_content_chars
+    )
+    return JSONResponse(json_body(story_view(story, media, base_url(request), content)))
 
 
 @router.post("/{story_id}/generate", status_code=201)
@@ -76,6 +85,7 @@ async def generate(
 ) -> JSONResponse:
     """Run the story's whole pipeline again (its events are sent again); 409 while it runs."""
     story = await _owned_story(story_id, user, context)
+    await context.quotas.admit_story(user.id)
     auto_mode = (
         body.auto_mode.model_dump_json(by_alias=True, exclude_none=True)
         if body.auto_mode is not None

@@ -1,5 +1,7 @@
-"""Running the notebooks under nbval (``--nbval-lax``, set in pyproject.toml) as a user would,
-but leaving nothing behind in the repository.
+"""Running batchkit's notebooks (``batchkit/notebooks/``: the one copy of each, which the package
+ships and ``batchkit lab`` hands out) under nbval (``--nbval-lax``, set in pyproject.toml) as a
+user would, but leaving nothing behind in the repository. This conftest sits at the root so that
+it covers them without being shipped inside the package.
 
 Before the first notebook's kernel starts, its environment is set: the runs the notebooks save
 (and the embedded server's data) go to a temporary folder removed at the end of the session,
@@ -57,5 +59,5 @@ _PREPARED = pytest.StashKey[bool]()
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     # The first notebook cell's setup starts its kernel: the environment must be ready by then.
-    if not item.config.stash.get(_PREPARED, False):
+    if item.path.suffix == ".ipynb" and not item.config.stash.get(_PREPARED, False):
         _prepare(item.config)
