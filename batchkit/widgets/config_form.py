@@ -21,7 +21,7 @@ import anywidget
 import ipywidgets as widgets
 import traitlets
 
-from batchkit.config import BatchConfig, ServerOptions, list_presets, load_preset, save_preset
+from batchkit.config import BatchConfig, ServerOptions
 from batchkit.errors import ConfigError
 from batchkit.widgets import render
 from batchkit.widgets.config_fields import (
@@ -33,6 +33,7 @@ from batchkit.widgets.config_fields import (
     message_widget,
     per_file_rows,
 )
+from batchkit.widgets.config_presets import PresetsBox
 from batchkit.widgets.notify import close_tree
 from batchkit.widgets.tasks import TaskKeeper
 from batchkit.widgets.throttle import set_changed
@@ -88,7 +89,6 @@ class ConfigForm:
         keeper: TaskKeeper | None = None,
     ) -> None:
         self.options = options or ServerOptions.builtin()
-        self.presets_dir = presets_dir
         self.keeper = keeper or TaskKeeper()
         self._callbacks: list[ChangeCallback] = []
         self._errors: dict[str, str] = {}
@@ -104,7 +104,7 @@ class ConfigForm:
         sections = [self._section(group) for group in _GROUPS]
         self._per_file = widgets.VBox([])
         self._per_file.add_class("bk-per-file")
-        presets = self._presets_box()
+        self.presets = PresetsBox(presets_dir, lambda: self.config, self.set_config, self.keeper)
         self._config_message = message_widget("config")
         self.widget = widgets.VBox(
             [
@@ -113,59 +113,15 @@ class ConfigForm:
                 self._heading("Per-file titles and prompts"),
                 self._per_file,
                 self._heading("Presets"),
-                presets,
+                self.presets.widget,
                 self._config_message,
             ],
             layout=widgets.Layout(width="100%"),
         )
         self.widget.add_class("bk-config-form")
-        self.refresh_presets()
         self.set_file_names([])  # says what the per-file part is for, before any file comes
 
     # ------------------------------------------------------------ building
-    def _presets_box(self) -> widgets.Box:
-        """The name box, Save, the saved presets and Load, with their messages."""
-        self._preset_name = widgets.Text(
-            description="Preset name",
-            tooltip="A name for these settings",
-            placeholder="my settings",
-            style={"description_width": "initial"},
-            layout=widgets.Layout(min_width="0", flex="1 1 14em"),
-        )
-        self._preset_choice = widgets.Dropdown(
-            description="Saved presets",
-            tooltip="Settings saved earlier",
-            options=[],
-            style={"description_width": "initial"},
-            layout=widgets.Layout(min_width="0", flex="1 1 14em"),
-        )
-        self._preset_status = widgets.HTML(value="")
-        self._preset_status.add_class("bk-preset-status")
-        self._save_button = widgets.Button(description="Save preset", tooltip="Save these settings")
-        self._save_button.add_class("bk-preset-save")
-        self._load_button = widgets.Button(description="Load preset", tooltip="Use saved settings")
-        self._load_button.add_class("bk-preset-load")
-        keep = self.keeper.callback
-        self._save_button.on_click(
-            keep(lambda _: self.save_preset(str(self._preset_name.value)), failure="save failed")
-        )
-        self._load_button.on_click(
-            keep(
-                lambda _: self.load_preset(str(self._preset_choice.value or "")),
-                failure="load failed",
-            )
-        )
-        self._messages["preset"] = message_widget("preset")
-        box = widgets.Box(
-            [
-                self._preset_name, self._save_button, self._messages["preset"],
-                self._preset_choice, self._load_button, self._preset_status,
-            ],
-            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
-        )  # fmt: skip
-        box.add_class("bk-presets")
-        return box
-
     @staticmethod
     def _heading(text: str) -> widgets.HTML:
         heading = widgets.HTML(value=f"<h4>{render.escape(text)}</h4>")
@@ -285,8 +241,6 @@ class ConfigForm:
         shown = set()
         states = []
         for key, message in self._messages.items():
-            if key == "preset":
-                continue
             text = self._errors.get(key)
             if text is not None:
                 shown.add(key)
@@ -372,35 +326,13 @@ class ConfigForm:
         return lambda: self._callbacks.remove(callback) if callback in self._callbacks else None
 
     # ------------------------------------------------------------ presets
-    def refresh_presets(self) -> None:
-        """Read the saved presets' names again."""
-        names = list_presets(self.presets_dir)
-        set_changed(self._preset_choice, options=tuple(names))
-
     def save_preset(self, name: str) -> Path | None:
         """Save the current settings as ``name``; a problem is shown next to the name box."""
-        try:
-            path = save_preset(self.config, name.strip(), self.presets_dir)
-        except ConfigError as error:
-            set_changed(self._messages["preset"], value=self._error_html(_message(error)))
-            return None
-        set_changed(self._messages["preset"], value="")
-        self.refresh_presets()
-        set_changed(self._preset_choice, value=name.strip())
-        set_changed(self._preset_status, value=render.mark(True, f"saved as {name.strip()}"))
-        return path
+        return self.presets.save(name)
 
     def load_preset(self, name: str) -> BatchConfig | None:
         """Fill the form from the preset ``name``; a problem is shown next to the name box."""
-        try:
-            config = load_preset(name, self.presets_dir)
-        except ConfigError as error:
-            set_changed(self._messages["preset"], value=self._error_html(_message(error)))
-            return None
-        set_changed(self._messages["preset"], value="")
-        self.set_config(config)
-        set_changed(self._preset_status, value=render.mark(True, f"loaded {name}"))
-        return config
+        return self.presets.load(name)
 
 
 def _box_of(rows: list[widgets.Widget], key: str) -> widgets.Box:

@@ -14,18 +14,17 @@ hears bytes arriving (many times a file: throttle what it draws).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 import ipywidgets as widgets
 from ipyfilechooser import FileChooser
 
 from batchkit.contract.limits import ALLOWED_EXTENSIONS, MAX_FILE_BYTES, MAX_FILES
 from batchkit.errors import FileRejected, InputError
-from batchkit.files import Document, admission_problem, base_name, check_documents
+from batchkit.files import Document, base_name
+from batchkit.widgets.chosen_files import ChosenFiles
 from batchkit.widgets.chunked_upload import ChunkedUpload
 from batchkit.widgets.file_entries import EntryState, FileEntry, Source
 from batchkit.widgets.notify import ask, close_tree, confirm
@@ -67,12 +66,11 @@ class UploadZone:
         self.max_bytes = max_bytes
         self.keeper = keeper or TaskKeeper()
         self._receiver = ChunkReceiver()
-        self._entries: dict[int, FileEntry] = {}
+        self._files = ChosenFiles(self._receiver, max_files=max_files, max_bytes=max_bytes)
         self._incoming: dict[str, tuple[int, Incoming]] = {}
         self._by_upload: dict[str, int] = {}
         self._callbacks: list[ChangeCallback] = []
         self._progress: list[ChangeCallback] = []
-        self._serial = 0
         self._locked = ""
         self.upload = ChunkedUpload(
             self, keeper=self.keeper, max_files=max_files, max_bytes=max_bytes
@@ -103,10 +101,10 @@ class UploadZone:
     @property
     def entries(self) -> tuple[FileEntry, ...]:
         """Every file in the list (withdrawn ones included), in the order chosen."""
-        return tuple(self._entries.values())
+        return self._files.entries
 
     def entry(self, key: int) -> FileEntry:
-        return self._entries[key]
+        return self._files.entry(key)
 
     @property
     def documents(self) -> list[Document]:
@@ -115,20 +113,12 @@ class UploadZone:
 
     def chosen_documents(self) -> list[tuple[int, Document]]:
         """``(entry key, document)`` of every accepted file still chosen, in order."""
-        return [
-            (e.key, e.document)
-            for e in self._entries.values()
-            if e.chosen and e.state is EntryState.ACCEPTED and e.document is not None
-        ]
+        return self._files.chosen_documents()
 
     @property
     def rejections(self) -> list[FileRejected]:
         """Why each rejected file (still in the list) was turned down."""
-        return [
-            FileRejected(e.name, e.reason or "rejected")
-            for e in self._entries.values()
-            if e.chosen and e.state is EntryState.REJECTED
-        ]
+        return self._files.rejections()
 
     @property
     def receiving(self) -> bool:
@@ -169,7 +159,7 @@ class UploadZone:
             return
         self._locked = reason
         set_changed(self.upload, disabled=bool(reason), disabled_reason=reason)
-        set_changed(self.clear_button, disabled=bool(reason) or not self._entries)
+        set_changed(self.clear_button, disabled=bool(reason) or not self._files.any_chosen())
         self.chooser.disabled = bool(reason)
         self._changed()
 
@@ -181,13 +171,15 @@ class UploadZone:
             try:
                 document = Document.from_path(path)
             except FileRejected as rejection:
-                self._add(rejection.name, 0, Source.DISK, EntryState.REJECTED, rejection.reason)
+                self._files.add(
+                    rejection.name, 0, Source.DISK, EntryState.REJECTED, rejection.reason
+                )
                 continue
-            problem = self._admission_problem(document.name, document.size)
+            problem = self._files.admission_problem(document.name, document.size)
             if problem is None:
-                problem = self._content_problem(document)
+                problem = self._files.content_problem(document)
             state = EntryState.REJECTED if problem else EntryState.ACCEPTED
-            self._add(
+            self._files.add(
                 document.name,
                 document.size,
                 Source.DISK,
@@ -203,33 +195,6 @@ class UploadZone:
         if chooser.selected:
             self.add_paths([chooser.selected])
 
-    def _admission_problem(self, name: str, size: int) -> str | None:
-        """The checks that need no content, in the browser's order and words."""
-        if problem := admission_problem(name, size, max_bytes=self.max_bytes):
-            return problem
-        live = [e for e in self._entries.values() if e.live]
-        if any(e.name == name for e in live):
-            return "has the same name as another file in this list"
-        if len(live) >= self.max_files:
-            return f"too many: at most {self.max_files} files"
-        return None
-
-    def _content_problem(self, document: Document) -> str | None:
-        screening = check_documents([document], max_files=None, max_bytes=self.max_bytes)
-        return screening.rejected[0].reason if screening.rejected else None
-
-    def _add(
-        self, name: str, size: int, source: Source, state: EntryState, reason: str | None, **kw: Any
-    ) -> FileEntry:
-        self._serial += 1
-        entry = FileEntry(self._serial, name, size, source, state, reason=reason, **kw)
-        self._entries[entry.key] = entry
-        return entry
-
-    def _replace(self, key: int, **changes: Any) -> None:
-        if key in self._entries:
-            self._entries[key] = dataclasses.replace(self._entries[key], **changes)
-
     def _refuse_if_locked(self) -> None:
         if self._locked:
             raise InputError(f"the list cannot be changed now: {self._locked}")
@@ -240,13 +205,13 @@ class UploadZone:
         if upload_id in self._incoming or upload_id in self._by_upload:
             raise FileRejected(name, "this upload was already started")
         problem = f"was not added: {self._locked}" if self._locked else None
-        problem = problem or self._admission_problem(name, size)
+        problem = problem or self._files.admission_problem(name, size)
         if problem:
-            self._add(name, size, Source.BROWSER, EntryState.REJECTED, problem)
+            self._files.add(name, size, Source.BROWSER, EntryState.REJECTED, problem)
             self._changed()
             raise FileRejected(name, problem)
         incoming = self._receiver.begin(name, size)
-        entry = self._add(
+        entry = self._files.add(
             name, size, Source.BROWSER, EntryState.RECEIVING, None, path=incoming.path
         )
         self._incoming[upload_id] = (entry.key, incoming)
@@ -260,7 +225,7 @@ class UploadZone:
         except FileRejected as rejection:
             self._reject(upload_id, rejection.reason)
             raise
-        self._replace(key, received=received)
+        self._files.replace(key, received=received)
         for callback in tuple(self._progress):
             _call(callback, self)
         return received
@@ -278,17 +243,17 @@ class UploadZone:
             return rejection.reason
         del self._incoming[upload_id]
         document = Document.from_path(path, name=incoming.name)
-        problem = self._content_problem(document)
+        problem = self._files.content_problem(document)
         if problem is not None:
             self._receiver.delete(path)
-            self._replace(key, state=EntryState.REJECTED, reason=problem, path=None)
+            self._files.replace(key, state=EntryState.REJECTED, reason=problem, path=None)
         else:
-            self._replace(key, state=EntryState.ACCEPTED, document=document)
+            self._files.replace(key, state=EntryState.ACCEPTED, document=document)
         self._changed()
         return problem
 
     def refused_in_browser(self, name: str, size: int, reason: str) -> None:
-        self._add(base_name(name), size, Source.BROWSER, EntryState.REJECTED, reason)
+        self._files.add(base_name(name), size, Source.BROWSER, EntryState.REJECTED, reason)
         self._changed()
 
     def upload_cancelled(self, upload_id: str, reason: str) -> None:
@@ -302,12 +267,9 @@ class UploadZone:
             self._reject(upload_id, words)
             return
         key = self._by_upload.get(upload_id)
-        entry = self._entries.get(key) if key is not None else None
-        if entry is None or entry.state is not EntryState.ACCEPTED or entry.sent:
-            return  # removed already, rejected already, or part of a run: nothing to undo
-        self._receiver.delete(entry.path)
-        self._replace(entry.key, state=EntryState.REJECTED, reason=words, document=None, path=None)
-        self._changed()
+        # Removed already, rejected already, or part of a run: nothing to undo.
+        if key is not None and self._files.reject_accepted(key, words):
+            self._changed()
 
     def _take(self, upload_id: str, *, keep: bool) -> tuple[int, Incoming]:
         found = self._incoming.get(upload_id) if keep else self._incoming.pop(upload_id, None)
@@ -318,26 +280,21 @@ class UploadZone:
     def _reject(self, upload_id: str, reason: str) -> None:
         key, incoming = self._take(upload_id, keep=False)
         incoming.discard()
-        self._replace(key, state=EntryState.REJECTED, reason=reason, path=None)
+        self._files.replace(key, state=EntryState.REJECTED, reason=reason, path=None)
         self._changed()
 
     # ------------------------------------------------------------ runs
     def mark_sent(self, keys: Sequence[int]) -> None:
         """The entries ``keys`` are now the files of the run the page shows (others are not);
         rows withdrawn from the previous run go."""
-        sent = set(keys)
-        for key in [k for k, e in self._entries.items() if e.withdrawn]:
-            del self._entries[key]
-        for key, entry in self._entries.items():
-            if entry.sent != (key in sent):
-                self._entries[key] = dataclasses.replace(entry, sent=key in sent)
+        self._files.mark_sent(keys)
         self._changed()
 
     # ------------------------------------------------------------ removing files
     def remove_key(self, key: int) -> bool:
         """Remove the file of entry ``key`` from the list; False if it is not there."""
         self._refuse_if_locked()
-        if key not in self._entries or self._entries[key].withdrawn:
+        if key not in self._files or self._files.entry(key).withdrawn:
             return False
         self._drop(key)
         self._changed()
@@ -346,7 +303,7 @@ class UploadZone:
     def remove(self, name: str) -> bool:
         """Remove every file named ``name``; False if none was in the list."""
         self._refuse_if_locked()
-        keys = [k for k, e in self._entries.items() if e.name == name and e.chosen]
+        keys = self._files.keys_named(name)
         for key in keys:
             self._drop(key)
         if keys:
@@ -356,17 +313,17 @@ class UploadZone:
     def clear(self) -> None:
         """Remove every file (the files of the run shown stay listed, as its record)."""
         self._refuse_if_locked()
-        for key in list(self._entries):
-            if self._entries[key].chosen:
-                self._drop(key)
+        for entry in self._files.entries:
+            if entry.chosen:
+                self._drop(entry.key)
         self.upload.reset()
         self._changed()
 
     def reset(self) -> None:
         """Forget every file, the run's record included (Start over)."""
         self._locked = ""
-        for key in list(self._entries):
-            self._drop(key, forget=True)
+        for entry in self._files.entries:
+            self._drop(entry.key, forget=True)
         self.upload.reset()
         set_changed(self.upload, disabled=False, disabled_reason="")
         self.chooser.disabled = False
@@ -377,18 +334,10 @@ class UploadZone:
             if incoming_key == key:
                 incoming.discard()
                 del self._incoming[upload_id]
-        entry = self._entries[key]
-        if entry.source is Source.BROWSER:
-            self._receiver.delete(entry.path)
-        if entry.sent and not forget:
-            self._entries[key] = dataclasses.replace(
-                entry, withdrawn=True, document=None, path=None
-            )
-        else:
-            del self._entries[key]
+        self._files.drop(key, forget=forget)
 
     def _ask_to_clear(self) -> None:
-        chosen = [e for e in self._entries.values() if e.chosen]
+        chosen = [e for e in self._files.entries if e.chosen]
         if not chosen:
             return
         question = f"Remove all {len(chosen)} files from the list?"
@@ -406,8 +355,8 @@ class UploadZone:
     # ------------------------------------------------------------ the end
     def close(self) -> None:
         """Delete every received file and close the widgets."""
-        for key in list(self._entries):
-            self._drop(key, forget=True)
+        for entry in self._files.entries:
+            self._drop(entry.key, forget=True)
         self._receiver.close()
         close_tree(self.widget)
         close_tree(self.clear_button)
@@ -420,8 +369,8 @@ class UploadZone:
             _call(callback, self)
 
     def _sync_browser(self) -> None:
-        set_changed(self.upload, taken=[e.name for e in self._entries.values() if e.live])
-        chosen = any(e.chosen for e in self._entries.values())
+        set_changed(self.upload, taken=self._files.live_names())
+        chosen = self._files.any_chosen()
         set_changed(self.clear_button, disabled=bool(self._locked) or not chosen)
         display = None if chosen else "none"  # nothing to remove: no button to offer it
         if self.clear_button.layout.display != display:

@@ -17,6 +17,7 @@ from batchkit.contract.limits import CUSTOM_PROMPT_MAX
 from batchkit.widgets.render import words_list
 
 if TYPE_CHECKING:
+    from batchkit.session import BatchSession
     from batchkit.tracker import RunSnapshot
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "completed_stories",
     "regenerate_refusal",
     "retry_offer",
+    "session_retry_offer",
     "start_refusal",
     "uploads_over",
 ]
@@ -63,6 +65,18 @@ def retry_offer(
         # Never on the server, and their copies gone with the list: nothing to send again.
         parts.append(f"{words_list(gone)} {_was(gone)} removed before reaching the server")
     return RetryOffer((), "; ".join(parts))
+
+
+def session_retry_offer(
+    session: BatchSession, listed: Collection[int], *, running: bool
+) -> RetryOffer:
+    """What ``session`` can retry now: its retryable rows that are on the server, or whose
+    file is still in the list (rows ``listed``: a file removed from the list took its copy with
+    it, and one that never reached the server has nothing else to be sent from)."""
+    run = session.run
+    can = () if running else session.retryable()
+    sendable = [row for row in can if run.uploaded_url(row) is not None or row in listed]
+    return retry_offer(run.snapshot(), sendable, running=running)
 
 
 def _was(names: Sequence[str]) -> str:

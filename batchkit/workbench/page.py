@@ -109,6 +109,41 @@ class WorkbenchPage:
         self.header = LiveHTML(keeper=keeper, html=header_html("", "", "starting"))
         self.header.add_class("bk-header")
         self.view = view
+        self.confirm_slot = widgets.VBox([])
+        self.confirm_slot.add_class("bk-confirm-slot")
+        actions = self._run_actions()
+        self.regenerate_box = self._regenerate_part(notifier)
+        self.settings = Disclosure(
+            "Settings",
+            form.widget,
+            hint="Steps, voice, words per chunk, prompts, style, titles, presets",
+            keeper=keeper,
+            css="bk-settings",
+        )
+        documents = _section(
+            "1 · Documents", zone.widget, view.table,
+            _row(zone.clear_button, css="bk-upload-actions"), zone.confirm_slot,
+            notifier.place("files").widget, css="bk-documents",
+        )  # fmt: skip
+        run = _section(
+            "3 · Run", actions, self.confirm_slot, notifier.place("run").widget, view.overview,
+            view.announcer, css="bk-run",
+        )  # fmt: skip
+        stories = _section(
+            "4 · Stories", self.regenerate_box, widgets.HTML(value="<h4>Images and audio</h4>"),
+            media.widget, notifier.place("media").widget, css="bk-stories",
+        )  # fmt: skip
+        self.widget = widgets.VBox(
+            [
+                widgets.HTML(stylesheet()), self.header, documents,
+                _section("2 · Settings", self.settings.widget, css="bk-configure"),
+                run, stories, notifier.widget, notifier.log_view,
+            ],
+            layout=widgets.Layout(width="100%", max_width="80em"),
+        )  # fmt: skip
+        self.widget.add_class("bk-workbench")
+
+    def _run_actions(self) -> widgets.Box:
         self.start_action = Action(
             "Start", "Run the chosen documents with these settings", "bk-start",
             button_style="primary", icon="play",
@@ -125,14 +160,14 @@ class WorkbenchPage:
         )  # fmt: skip
         self.start, self.retry = self.start_action.button, self.retry_action.button
         self.start_over = self.start_over_action.button
-        self.confirm_slot = widgets.VBox([])
-        self.confirm_slot.add_class("bk-confirm-slot")
-        actions = _row(
+        return _row(
             self.start_action.widget,
             self.retry_action.widget,
             self.start_over_action.widget,
             css="bk-actions",
         )
+
+    def _regenerate_part(self, notifier: Notifier) -> widgets.VBox:
         self.regenerate_file = widgets.Dropdown(
             options=[],
             description="File",
@@ -155,7 +190,7 @@ class WorkbenchPage:
         self.regenerate = self.regenerate_action.button
         self.regenerate_confirm = widgets.VBox([])
         self.regenerate_confirm.add_class("bk-confirm-slot")
-        self.regenerate_box = widgets.VBox(
+        return widgets.VBox(
             [
                 widgets.HTML(value="<h4>Generate a story again</h4>"),
                 _row(self.regenerate_file, self.regenerate_prompt, css="bk-regenerate-row"),
@@ -165,47 +200,3 @@ class WorkbenchPage:
             ],
             layout=widgets.Layout(width="100%"),
         )
-        self.settings = Disclosure(
-            "Settings",
-            form.widget,
-            hint="Steps, voice, words per chunk, prompts, style, titles, presets",
-            keeper=keeper,
-            css="bk-settings",
-        )
-        self.widget = widgets.VBox(
-            [
-                widgets.HTML(stylesheet()),
-                self.header,
-                _section(
-                    "1 · Documents",
-                    zone.widget,
-                    view.table,
-                    _row(zone.clear_button, css="bk-upload-actions"),
-                    zone.confirm_slot,
-                    notifier.place("files").widget,
-                    css="bk-documents",
-                ),
-                _section("2 · Settings", self.settings.widget, css="bk-configure"),
-                _section(
-                    "3 · Run",
-                    actions,
-                    self.confirm_slot,
-                    notifier.place("run").widget,
-                    view.overview,
-                    view.announcer,
-                    css="bk-run",
-                ),
-                _section(
-                    "4 · Stories",
-                    self.regenerate_box,
-                    widgets.HTML(value="<h4>Images and audio</h4>"),
-                    media.widget,
-                    notifier.place("media").widget,
-                    css="bk-stories",
-                ),
-                notifier.widget,
-                notifier.log_view,
-            ],
-            layout=widgets.Layout(width="100%", max_width="80em"),
-        )
-        self.widget.add_class("bk-workbench")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import importlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -38,9 +37,15 @@ from batchkit.widgets import (
 from batchkit.workbench.actions import PageActions
 from batchkit.workbench.display import RunDisplay
 from batchkit.workbench.media import MediaPanel
-from batchkit.workbench.offers import completed_stories, retry_offer, uploads_over
+from batchkit.workbench.offers import (
+    completed_stories,
+    retry_offer,
+    session_retry_offer,
+)
+from batchkit.workbench.opening import connect, profile_from_environment
 from batchkit.workbench.page import WorkbenchPage
 from batchkit.workbench.settings import embedded_pace
+from batchkit.workbench.watching import RunWatch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,7 +56,6 @@ if TYPE_CHECKING:
 __all__ = ["Workbench"]
 
 PathLike = str | os.PathLike[str]
-_UPLOADING = "the files are being sent to the server"
 
 
 class Workbench:
@@ -84,7 +88,30 @@ class Workbench:
         self.keeper = TaskKeeper(on_settled=self.refresh)
         self.notifier = Notifier(keeper=self.keeper)
         self.keeper.report_to(self.notifier.reporter("run"))
-        profile = service.client.profile if service is not None else (profile or _profile())
+        if service is not None:
+            profile = service.client.profile
+        self._build(profile or profile_from_environment(), options, presets_dir, start_dir)
+        self._display = RunDisplay(self.page, self.notifier)
+        self._session: BatchSession | None = None
+        self._keys: list[int] = []
+        self._watching = RunWatch(
+            self.keeper, self.zone, self._display, lambda: self._session, self.refresh
+        )
+        self._opening: asyncio.Future[None] | None = None
+        self.waiting_for = ""
+        self._closed = False
+        self.actions = PageActions(self)
+        if service is not None:
+            self._connected(service)
+
+    def _build(
+        self,
+        profile: Profile,
+        options: ServerOptions | None,
+        presets_dir: PathLike | None,
+        start_dir: str | None,
+    ) -> None:
+        """The page's parts, every callback through the one keeper."""
         self.zone: UploadZone = upload_zone(
             max_bytes=profile.max_file_bytes, start_dir=start_dir, keeper=self.keeper
         )
@@ -104,18 +131,6 @@ class Workbench:
         self.page = WorkbenchPage(
             self.zone, self.form, self.notifier, self.media, self.view, self.keeper
         )
-        self._display = RunDisplay(self.page, self.notifier)
-        self._session: BatchSession | None = None
-        self._keys: list[int] = []
-        self._config = BatchConfig()
-        self._regenerating: set[int] = set()
-        self._watcher: asyncio.Task[None] | None = None
-        self._opening: asyncio.Future[None] | None = None
-        self.waiting_for = ""
-        self._closed = False
-        self.actions = PageActions(self)
-        if service is not None:
-            self._connected(service)
 
     # ------------------------------------------------------------ opening
     @classmethod
@@ -140,7 +155,7 @@ class Workbench:
         Runs are saved under ``runs_dir`` when given. A failure to reach the server is shown on
         the page and raised by :meth:`ready` (and by every action that needs the server).
         """
-        chosen = Profile.named(profile) if profile is not None else _profile()
+        chosen = Profile.named(profile) if profile is not None else profile_from_environment()
         workbench = cls(
             runs_dir=runs_dir, presets_dir=presets_dir, start_dir=start_dir, owns_service=True,
             profile=chosen,
@@ -156,27 +171,10 @@ class Workbench:
         return workbench
 
     async def _connect(self, url: str | None, *, pace: float, **login: Any) -> None:
-        embedded = url is None and not os.environ.get("BATCHKIT_URL")
-        target = url or os.environ.get("BATCHKIT_URL", "")
-        # The client, event stream and tracker take a second to import: off the loop, so the
-        # page answers meanwhile.
-        session = await asyncio.to_thread(importlib.import_module, "batchkit.session")
-        if embedded:
-            self._waiting("starting the embedded server and logging in")
-        else:
-            self._waiting(f"logging in to {target}")
-        service = await session.open_service(url, pace=pace, **login)
-        try:
-            self._waiting("reading the server's choices")
-            options = await service.client.options()
-            if self._closed:
-                raise RunError("the workbench was closed while it was opening")
-        except BaseException:
-            await service.aclose()  # no page, no server left behind
-            raise
-        if service.embedded is not None:
-            # A kernel shut down without close() still stops the server and deletes its data.
-            atexit.register(service.embedded.stop)
+        service, options = await connect(url, pace=pace, say=self._waiting, **login)
+        if self._closed:
+            await service.aclose()
+            raise RunError("the workbench was closed while it was opening")
         self.form.set_options(options)
         self._connected(service)
 
@@ -282,8 +280,8 @@ class Workbench:
         Raises what stopped the run, if something did (the page has shown it already).
         """
         session = self.session
-        if self._watcher is not None:
-            await asyncio.wait({self._watcher})
+        if self._watching.task is not None:
+            await asyncio.wait({self._watching.task})
         await session.wait()
         await self.view.settled()
         return session.run
@@ -294,7 +292,7 @@ class Workbench:
         The run itself may go on: that is :meth:`wait`. Failures are painted, not raised.
         """
         while True:
-            pending = {t for t in self.keeper.tasks if t is not self._watcher}
+            pending = {t for t in self.keeper.tasks if t is not self._watching.task}
             if isinstance(self._opening, asyncio.Task):
                 pending.discard(self._opening)
             if not pending:
@@ -309,10 +307,10 @@ class Workbench:
         if not rows:
             raise RunError(f"nothing to retry: {reason}")
         run = await session.retry(list(rows))
-        self._regenerating = set()
-        self._lock_zone_until_uploaded(run)
+        self._watching.regenerating = set()
+        self._watching.lock_while_uploading(run)
         self._display.started(run, retried=len(rows))
-        self._watch(session)
+        self._watching.watch(session)
         self.refresh()
         return run
 
@@ -320,12 +318,12 @@ class Workbench:
         """Generate file ``index``'s story again with ``prompt``, and follow it."""
         session = self.session
         await session.regenerate(index, prompt)
-        self._regenerating.add(index)
+        self._watching.regenerating.add(index)
         name = str(self.run.files.at[index, "name"])
         self.notifier.info(f"generating the story of {name} again", place="stories")
         self._display.set_status(f"running: regenerating {name}")
-        if self._watcher is None or self._watcher.done():
-            self._watch(session)
+        if not self._watching.following:
+            self._watching.watch(session)
         self.refresh()
 
     async def start_over(self) -> None:
@@ -336,7 +334,7 @@ class Workbench:
         self.view.forget_run()
         self.zone.reset()
         self.media.clear()
-        self._keys, self._regenerating = [], set()
+        self._keys, self._watching.regenerating = [], set()
         self._display.set_status("ready: choose documents")
         self.refresh()
         self.notifier.info("started over: choose documents for a new batch", place="files")
@@ -378,55 +376,20 @@ class Workbench:
 
         session = BatchSession(self.service.client, runs_dir=self._runs_dir)
         run = await session.start([document for _, document in pairs], config)
-        self._session, self._config = session, config
+        self._session = session
         self._keys = [key for key, _ in pairs]
-        self._regenerating = set()
+        self._watching.regenerating = set()
         from batchkit.workbench.readable import make_readable
 
         make_readable(run.files)
         self.zone.mark_sent(self._keys)
         self.view.show_run(run, self._keys)
         self.media.clear()
-        self._lock_zone_until_uploaded(run)
+        self._watching.lock_while_uploading(run)
         self._display.started(run)
-        self._watch(session)
+        self._watching.watch(session)
         self.refresh()
         return run
-
-    def _lock_zone_until_uploaded(self, run: BatchRun) -> None:
-        """The files are read while they upload: no removing them until then."""
-        self.zone.lock(_UPLOADING)
-
-        def check(changed: BatchRun) -> None:
-            if uploads_over(changed.snapshot()):
-                unsubscribe()
-                if self._session is not None and self._session.run is changed:
-                    self.zone.unlock()
-
-        unsubscribe = run.subscribe(check)
-        check(run)
-
-    def _watch(self, session: BatchSession) -> None:
-        task = self.keeper.spawn(self._follow(session), failure="the batch stopped")
-        assert isinstance(task, asyncio.Task)
-        self._watcher = task
-
-    async def _follow(self, session: BatchSession) -> None:
-        try:
-            await session.wait()
-        finally:
-            if session is self._session:
-                self._finished(session.run)
-
-    def _finished(self, run: BatchRun) -> None:
-        if self.zone.lock_reason == _UPLOADING:
-            self.zone.unlock()
-        if self._regenerating:
-            rows, self._regenerating = sorted(self._regenerating), set()
-            self._display.regenerated(run.snapshot(), rows)
-        else:
-            self._display.finished(run)
-        self.refresh()
 
     # ------------------------------------------------------------ what is offered now
     def refresh(self) -> None:
@@ -439,27 +402,13 @@ class Workbench:
         actions.refresh(snapshot)
 
     def retry_rows(self) -> tuple[tuple[int, ...], str]:
-        """The rows Retry would send now (the session's word: failed, and their document or
-        their upload still to hand), or why it cannot run."""
-        session = self._session
-        if session is None:
+        """The rows Retry would send now, or why it cannot run."""
+        if self._session is None:
             return (), retry_offer(None, (), running=False).reason
-        run, snapshot = session.run, session.run.snapshot()
         listed = {key for key, _ in self.zone.chosen_documents()}
-        can = [
-            row
-            for row in ([] if self.running else session.retryable())
-            # A file that never reached the server is sent from its copy here, which the
-            # list deleted when the file was removed from it.
-            if run.uploaded_url(row) is not None
-            or (row < len(self._keys) and self._keys[row] in listed)
-        ]
-        offer = retry_offer(snapshot, can, running=self.running)
+        still_listed = [row for row, key in enumerate(self._keys) if key in listed]
+        offer = session_retry_offer(self._session, still_listed, running=self.running)
         return offer.rows, offer.reason
 
     def regenerating(self, index: int) -> bool:
-        return index in self._regenerating and self.running
-
-
-def _profile() -> Profile:
-    return Profile.named(os.environ.get("BATCHKIT_PROFILE") or "reference")
+        return index in self._watching.regenerating and self.running

@@ -156,22 +156,22 @@ def test_per_file_titles_and_prompts(form: ConfigForm) -> None:
 def test_presets_are_saved_and_loaded(form: ConfigForm) -> None:
     form.controls["image_style"].value = "anime"
     form.controls["words_per_chunk_audio"].value = 250
-    form._preset_name.value = "anime short"
-    form._save_button.click()
-    assert form._preset_choice.options == ("anime short",)
-    assert "saved as anime short" in form._preset_status.value
+    form.presets.name.value = "anime short"
+    form.presets.save_button.click()
+    assert form.presets.choice.options == ("anime short",)
+    assert "saved as anime short" in form.presets.status.value
     form.controls["image_style"].value = "comic"
     form.controls["words_per_chunk_audio"].value = 900
     changes: list[BatchConfig] = []
     form.on_change(lambda f: changes.append(f.config))
-    form._preset_choice.value = "anime short"
-    form._load_button.click()
+    form.presets.choice.value = "anime short"
+    form.presets.load_button.click()
     assert form.config.image_style == "anime"
     assert form.config.words_per_chunk_audio == 250
     assert changes[-1] == form.config
-    form._preset_name.value = "../escape"
-    form._save_button.click()
-    assert "a preset name has" in form._messages["preset"].value
+    form.presets.name.value = "../escape"
+    form.presets.save_button.click()
+    assert "a preset name has" in form.presets.message.value
 
 
 def test_on_change_is_told_of_every_edit(form: ConfigForm) -> None:
