@@ -3,7 +3,9 @@
 ipywidgets' ``Accordion`` draws its headers as plain elements that take no keyboard focus, so a
 folded part behind one cannot be reached without a mouse. :class:`Disclosure` is a
 ``<button aria-expanded>`` (an anywidget: Tab reaches it, Enter and Space press it, a screen
-reader says "collapsed" or "expanded") above the part it folds.
+reader says "collapsed" or "expanded") above the part it folds. A folded part is not in the
+page at all (only its models are, in the kernel and the browser): the browser draws the
+settings form's sixty controls when they are first unfolded, not while the page first appears.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class Disclosure:
         self.button = DisclosureButton(label=label, hint=hint, expanded=expanded)
         self.button.add_class("bk-disclosure")
         self.body = body
-        self.widget = widgets.VBox([self.button, body], layout=widgets.Layout(width="100%"))
+        self.widget = widgets.VBox([self.button], layout=widgets.Layout(width="100%"))
+        self.widget.hidden_parts = (body,)  # close_tree closes it too, folded or not
         if css:
             self.widget.add_class(css)
             self.button.add_class(f"{css}-toggle")
@@ -78,6 +81,6 @@ class Disclosure:
             self.button.label = value
 
     def _show(self, expanded: bool) -> None:
-        display = None if expanded else "none"
-        if self.body.layout.display != display:
-            self.body.layout.display = display
+        wanted = (self.button, self.body) if expanded else (self.button,)
+        if tuple(self.widget.children) != wanted:
+            self.widget.children = wanted

@@ -190,8 +190,9 @@ class Notifier:
 
 
 def close_tree(widget: Any) -> None:
-    """Close ``widget``, its children, and their layouts and styles (widget models too)."""
-    for child in getattr(widget, "children", ()):
+    """Close ``widget``, its children (shown or folded away), and their layouts and styles
+    (widget models too)."""
+    for child in (*getattr(widget, "children", ()), *getattr(widget, "hidden_parts", ())):
         close_tree(child)
     for part in ("layout", "style"):
         owned = getattr(widget, part, None)
