@@ -49,9 +49,16 @@ OVERFLOW = """() => {
   }
   // A control whose label and input wrapped onto two lines in a box one line high spills
   // over what is below it.
+  // ...and one stretched far taller than what it holds leaves a gap in the page.
   for (const box of page.querySelectorAll('.widget-inline-hbox')) {
-    if (!hidden(box) && box.scrollHeight > box.clientHeight + 2) {
+    if (hidden(box)) continue;
+    if (box.scrollHeight > box.clientHeight + 2) {
       found.push(`${box.className} spills ${box.scrollHeight - box.clientHeight} px below`);
+    }
+    const tallest = Math.max(0, ...[...box.children].map((c) => c.getBoundingClientRect().height));
+    const height = box.getBoundingClientRect().height;
+    if (tallest > 0 && height > 2 * tallest + 16) {
+      found.push(`${box.className} is ${Math.round(height)} px tall for ${Math.round(tallest)} px`);
     }
   }
   const scroller = page.closest('.jp-WindowedPanel-outer') || page.closest('.jp-Notebook');
