@@ -18,6 +18,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("batchkit.headless", "run a batch of documents from the terminal"),
     "lab": ("batchkit.lab", "start the embedded server and JupyterLab on the workbench"),
     "app": ("batchkit.lab", "the workbench as a standalone page under Voilà"),
+    "report": ("batchkit.report_command", "write one HTML report of saved runs, for anywhere"),
 }
 
 

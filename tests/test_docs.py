@@ -214,7 +214,13 @@ def test_every_environment_variable_is_documented() -> None:
 
 @pytest.mark.parametrize(
     ("command", "page"),
-    [("run", "cli.md"), ("serve", "server.md"), ("lab", "workbench.md"), ("app", "workbench.md")],
+    [
+        ("run", "cli.md"),
+        ("serve", "server.md"),
+        ("lab", "workbench.md"),
+        ("app", "workbench.md"),
+        ("report", "cli.md"),
+    ],
 )
 def test_every_option_of_a_command_is_documented(
     command: str, page: str, capsys: pytest.CaptureFixture[str]

@@ -27,7 +27,7 @@ STAGE_COLOURS: Final = {
     "audio": "#55a868",
     "merge": "#8172b3",
 }
-_HATCH: Final = {"done": "", "failed": "xx", "running": ".."}
+_HATCH: Final = {"done": "", "failed": "xx", "running": "..", "unconfirmed": "//"}
 
 
 def _axes(ax: Axes | None, width: float, height: float) -> Axes:
@@ -42,8 +42,8 @@ def _axes(ax: Axes | None, width: float, height: float) -> Axes:
 def plot_timeline(timeline: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """One lane per file, one bar per stage (:func:`~batchkit.analysis.timeline`'s table).
 
-    Failed stages are cross-hatched and outlined in red, running ones dotted: the outcome never
-    rests on colour alone.
+    Failed stages are cross-hatched and outlined in red, running ones dotted, unconfirmed ones
+    striped: the outcome never rests on colour alone.
     """
     files = timeline.drop_duplicates("index").sort_values("index")
     lanes = {int(index): lane for lane, index in enumerate(files["index"])}

@@ -8,30 +8,51 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import pandas as pd
 
-from batchkit.runs import CONFIG_FILE, list_runs, load_run
+from batchkit.runs import CONFIG_FILE, EventLog, list_runs, load_run
 from batchkit.tracker import BatchRun
 
-__all__ = ["RunLike", "as_run", "load_runs", "run_settings"]
+__all__ = ["RunLike", "as_run", "load_runs", "run_directory", "run_metadata", "run_settings"]
 
 RunLike: TypeAlias = BatchRun | str | os.PathLike[str]
 """A run, or the directory a run was saved to."""
 
+_FOLDERS: Final[weakref.WeakKeyDictionary[BatchRun, Path]] = weakref.WeakKeyDictionary()
+"""The folder each run loaded here came from (a loaded run does not know it itself)."""
+
 
 def as_run(run: RunLike) -> BatchRun:
     """``run`` itself, or the run saved in that directory (replayed from its log)."""
-    return run if isinstance(run, BatchRun) else load_run(run)
+    if isinstance(run, BatchRun):
+        return run
+    loaded = load_run(run)
+    _FOLDERS[loaded] = Path(run)
+    return loaded
+
+
+def run_directory(run: RunLike) -> Path | None:
+    """The folder ``run`` is saved in: the directory given, the one a run loaded by
+    :func:`as_run`/:func:`load_runs` came from, or the one a session's run logs to; None for a
+    run that lives only in memory (media and marks are kept in that folder)."""
+    if not isinstance(run, BatchRun):
+        return Path(run)
+    known = _FOLDERS.get(run)
+    if known is not None:
+        return known
+    log = run.log
+    return log.path.parent if isinstance(log, EventLog) else None
 
 
 def load_runs(root: str | os.PathLike[str]) -> dict[str, BatchRun]:
     """Every run saved under ``root``, oldest first, by run id (:func:`batchkit.runs.list_runs`)."""
     table = list_runs(root)
-    return {str(row.run_id): load_run(str(row.path)) for row in table.itertuples(index=False)}
+    return {str(row.run_id): as_run(str(row.path)) for row in table.itertuples(index=False)}
 
 
 def run_settings(
@@ -44,7 +65,7 @@ def run_settings(
     """
     rows: dict[str, dict[str, Any]] = {}
     for directory in directories:
-        meta = _metadata(Path(directory))
+        meta = run_metadata(directory)
         config = meta.get("config") or {}
         rows[str(meta.get("run_id") or Path(directory).name)] = {
             key: _cell(value) for key, value in config.items()
@@ -57,9 +78,10 @@ def run_settings(
     return table
 
 
-def _metadata(directory: Path) -> dict[str, Any]:
+def run_metadata(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """A saved run's ``config.json`` (settings, server, versions, summary); ``{}`` if unreadable."""
     try:
-        meta = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+        meta = json.loads((Path(directory) / CONFIG_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return meta if isinstance(meta, dict) else {}

@@ -13,7 +13,8 @@ from typing import Final
 import pandas as pd
 
 from batchkit.analysis.sources import RunLike, as_run
-from batchkit.tracker import BatchRun
+from batchkit.tracker import BatchRun, StepStatus
+from batchkit.tracker.state import step_named
 
 __all__ = ["STAGES", "duration_summary", "step_durations", "timeline"]
 
@@ -86,8 +87,11 @@ def timeline(run: RunLike) -> pd.DataFrame:
     """One row per file and stage it entered: upload, then each pipeline step.
 
     ``start``/``end`` are UTC times; ``start_s``/``end_s`` are seconds since the run was planned.
-    ``outcome`` is ``done``, ``failed`` (the file failed in that stage; it ends when the failure
-    was learnt) or ``running`` (it ends at the run's latest fact).
+    Each stage runs from its own start to its own end. ``outcome`` follows the step's
+    ``<step>_status``: ``done`` (it ends when the server confirmed it), ``failed`` or
+    ``unconfirmed`` (it ends at the last event about that step: a stage the run gave up on, when
+    the server went silent, say, is not drawn on to the moment it was given up), or ``running``
+    (it ends at the run's latest fact). An upload that was never answered is ``running`` too.
     """
     source = as_run(run)
     origin = source.created_at
@@ -131,22 +135,55 @@ def _first_by_file(indices: list[object], moments: list[object]) -> dict[int, da
 def _step_rows(run: BatchRun, latest: datetime) -> list[tuple[object, ...]]:
     files = run.files
     names = files["name"].tolist()
-    failed = (files["status"] == "failed").tolist()
-    finished = [_moment(value) for value in files["finished_at"].tolist()]
+    file_ends = [_moment(value) for value in files["finished_at"].tolist()]
+    last_words = _last_words(run)
     rows: list[tuple[object, ...]] = []
     for step in (str(step) for step in run.steps):
         starts = files[f"{step}_started_at"].tolist()
         ends = files[f"{step}_finished_at"].tolist()
+        shown = files[f"{step}_status"].astype("string").tolist()
         for row, (began, ended) in enumerate(zip(starts, ends, strict=True)):
-            start, end = _moment(began), _moment(ended)
+            start = _moment(began)
             if start is None:
                 continue
-            outcome = "done"
-            if end is None:
-                outcome = "failed" if failed[row] else "running"
-                end = (finished[row] if failed[row] else None) or latest
-            rows.append((row, names[row], step, start, end, outcome))
+            outcome = _OUTCOMES.get(str(shown[row]), "running")
+            end = _moment(ended) if outcome == "done" else None
+            if end is None and outcome != "running":
+                # Its own end: the last word about this step, not when its file was given up.
+                heard = last_words.get((row, step))
+                end = heard if heard is not None and heard >= start else file_ends[row]
+            rows.append((row, names[row], step, start, end or latest, outcome))
     return rows
+
+
+_OUTCOMES: Final = {
+    str(StepStatus.COMPLETED): "done",
+    str(StepStatus.FAILED): "failed",
+    str(StepStatus.UNCONFIRMED): "unconfirmed",
+}
+"""A step's ``<step>_status`` as a timeline outcome; any other (running, pending) is running."""
+
+
+def _last_words(run: BatchRun) -> dict[tuple[int, str], datetime]:
+    """When each file last heard an event about each step of its current story (this attempt:
+    events before the step's start are dropped by the caller)."""
+    events = run.events
+    events = events[(events["kind"] == "event") & events["index"].notna()]
+    stories = run.files["story_id"].tolist()
+    heard: dict[tuple[int, str], datetime] = {}
+    columns = ("index", "story_id", "step", "received_at")
+    for index, story_id, name, received in zip(*(events[c].tolist() for c in columns), strict=True):
+        step = step_named(None if pd.isna(name) else str(name))
+        moment = _moment(received)
+        row = int(index)
+        if step is None or moment is None or not 0 <= row < len(stories):
+            continue
+        if not pd.isna(story_id) and not pd.isna(stories[row]) and story_id != stories[row]:
+            continue  # another story of the same file (a duplicate production made)
+        key = (row, str(step))
+        if key not in heard or moment > heard[key]:
+            heard[key] = moment
+    return heard
 
 
 def _moment(value: object) -> datetime | None:

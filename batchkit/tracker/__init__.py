@@ -6,6 +6,8 @@ after each one. Modules: :mod:`~batchkit.tracker.facts` (what can be folded),
 :mod:`~batchkit.tracker.machine` (the per-file state machine, as tables),
 :mod:`~batchkit.tracker.state` and :mod:`~batchkit.tracker.pipeline` (one file's working state
 and how facts become evidence), :mod:`~batchkit.tracker.fold` (routing facts to files),
+:mod:`~batchkit.tracker.batch_facts` (what a batch's events and status say of its files),
+:mod:`~batchkit.tracker.view` (one file as the views show it),
 :mod:`~batchkit.tracker.frame` (the DataFrames), :mod:`~batchkit.tracker.progress` (snapshots,
 progress, ETA), :mod:`~batchkit.tracker.stamping` (facts stamped with the time) and
 :mod:`~batchkit.tracker.run` (the run itself).

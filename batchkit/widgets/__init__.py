@@ -13,6 +13,8 @@ escapes every text it shows, and carries CSS classes (``bk-...``) that browser t
   setting, checked as typed, with presets.
 * :class:`Notifier`, :func:`confirm`, :func:`ask`: notices where their cause is, questions.
 * :class:`Disclosure`: a part folded behind a keyboard-operable button.
+* :func:`matrix_view` → :class:`MatrixView`: a :class:`~batchkit.analysis.ComparisonMatrix`
+  (documents × runs) with its pictures, sound, filters and marks.
 """
 
 from batchkit.widgets.batch_view import BatchView, progress_view
@@ -22,6 +24,7 @@ from batchkit.widgets.disclosure import Disclosure
 from batchkit.widgets.file_entries import EntryState, FileEntry, Source
 from batchkit.widgets.file_rows import TableRow
 from batchkit.widgets.live_html import LiveHTML
+from batchkit.widgets.matrix import MatrixView, matrix_view
 from batchkit.widgets.notify import Level, Notice, Notifier, ask, close_tree, confirm
 from batchkit.widgets.tasks import TaskKeeper, describe_error
 from batchkit.widgets.throttle import Flusher, set_changed
@@ -38,6 +41,7 @@ __all__ = [
     "Flusher",
     "Level",
     "LiveHTML",
+    "MatrixView",
     "Notice",
     "Notifier",
     "Source",
@@ -49,6 +53,7 @@ __all__ = [
     "config_form",
     "confirm",
     "describe_error",
+    "matrix_view",
     "progress_view",
     "set_changed",
     "upload_zone",

@@ -598,3 +598,87 @@ async def test_drop_connections_disconnects_every_socket(
     await listener.wait_until(lambda: bool(listener.disconnects))
     assert listener.disconnects == [listener.sio.reason.SERVER_DISCONNECT]
     assert prod.connected_sockets == 0
+
+
+# ---------------------------------------------------------------- behaviours the truth tests use
+async def test_a_crashed_batch_reads_failed_until_it_is_run_again() -> None:
+    with start_production_double(crash_batches=1, retry_backoff=0.5) as crashy:
+        token = await login(crashy.url)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=crashy.url, headers=headers) as http:
+            urls = await upload(http, ("a.txt", b"first"), ("b.txt", b"second"))
+            batch_id = await create_batch(http, urls, {"enabled": False})
+            seen = [
+                (await poll_status(http, batch_id, lambda s: s["status"] == "failed"))["status"]
+            ]
+            await crashy.wait_idle()
+            seen.append((await status_of(http, batch_id))["status"])
+    assert seen == ["failed", "completed"]
+
+
+async def test_a_restart_that_forgets_answers_batch_job_not_found_and_refuses_old_tokens() -> None:
+    with start_production_double() as double:
+        token = await login(double.url)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=double.url, headers=headers) as http:
+            urls = await upload(http, ("a.txt", b"a story"))
+            batch_id = await create_batch(http, urls, {"enabled": False})
+            await double.wait_idle()
+            [story_id] = double.story_ids(batch_id)
+            double.forget()
+            assert (await http.get(f"/api/stories/batch/{batch_id}/status")).status_code == 401
+            fresh = {"Authorization": f"Bearer {await login(double.url)}"}
+            lost = await http.get(f"/api/stories/batch/{batch_id}/status", headers=fresh)
+            gone = await http.get(f"/api/stories/{story_id}", headers=fresh)
+        listener = Listener()
+        await listener.sio.connect(
+            double.url, auth={"token": fresh["Authorization"][7:]}, transports=["websocket"]
+        )
+        try:
+            await listener.sio.emit("join-story-room", {"storyId": story_id})
+            refusal = await listener.next_event("error")
+        finally:
+            await listener.sio.disconnect()
+    assert (lost.status_code, lost.json()["message"]) == (500, "Batch job not found")
+    assert (gone.status_code, gone.json()["message"]) == (500, "Internal server error")
+    assert refusal["code"] == "STORY_NOT_FOUND"
+    assert double.batches_created == 0
+
+
+async def test_a_server_that_keeps_dropping_sockets_drops_each_one_after_connecting(
+    prod: ProductionDouble,
+) -> None:
+    prod.drop_sockets_after(0.05)
+    try:
+        token = await login(prod.url)
+        for _ in range(2):  # a valid token, accepted, then dropped by the server each time
+            listener = Listener()
+            await listener.sio.connect(prod.url, auth={"token": token}, transports=["websocket"])
+            await listener.wait_until(lambda heard=listener: bool(heard.disconnects))
+            assert listener.disconnects == [listener.sio.reason.SERVER_DISCONNECT]
+    finally:
+        prod.drop_sockets_after(None)
+
+
+async def test_heartbeats_naive_times_and_slow_files() -> None:
+    with start_production_double(
+        pace=0.0, step_seconds=0.6, heartbeat=0.1, naive_times=True, slow_for=0.3
+    ) as double:
+        token = await login(double.url)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=double.url, headers=headers) as client:
+            urls = await upload(client, ("slow.txt", b"SLOW and steady"))
+            batch_id = await create_batch(
+                client, urls, {"enabled": True, "generateImages": False, "mergeAudio": False}
+            )
+            started = time.monotonic()
+            await double.wait_idle()
+            took = time.monotonic() - started
+            [story_id] = double.story_ids(batch_id)
+    events = double.story_events(story_id)
+    beats = [e for e in events if e.name == EventName.AUTO_PROGRESS]
+    assert len(beats) >= 2  # the queue's 0 %, then heartbeats every 0.1 s of the 0.6 s of work
+    assert all(e.payload["progress"] == 0 for e in beats)
+    stamp = events[0].payload["timestamp"]
+    assert datetime.fromisoformat(stamp).tzinfo is None  # no offset: ISO-8601 allows it
+    assert took >= 0.9  # slow_for (0.3 s) before the story, then the audio step's 0.6 s

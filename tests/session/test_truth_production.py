@@ -111,6 +111,24 @@ def test_the_cli_exits_only_once_every_audio_exists(tmp_path: Path) -> None:
     assert all(f["audio_generated"] for f in flags), flags
 
 
+def test_the_cli_exits_0_for_a_batch_production_ran_again_after_a_crash(tmp_path: Path) -> None:
+    docs = [tmp_path / f"doc{i}.txt" for i in range(3)]
+    for i, doc in enumerate(docs):
+        doc.write_text(f"Story {i}. The baker rose before the sun and lit the ovens.")
+    # The batch reads "failed" for the 1.5 s between its two attempts; the CLI polls every 0.05 s.
+    with start_production_double(pace=0.02, crash_batches=1, retry_backoff=1.5) as double:
+        argv = [
+            *map(str, docs),
+            *("--url", double.url, "--username", double.username),
+            *("--password", double.password, "--profile", "production"),
+            *("--poll", "0.05", "--quiet", "--out", str(tmp_path / "runs")),
+        ]
+        code = headless.main(argv)
+        duplicates = len(double.story_ids(double.batch_ids()[0]))
+    assert duplicates > 3
+    assert code == 0
+
+
 async def test_merge_that_production_never_does_is_shown_unconfirmed(
     production: ProductionDouble, documents: Callable[..., list[Path]]
 ) -> None:
