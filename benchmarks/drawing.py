@@ -40,7 +40,7 @@ from batchkit.contract import (
     StoryProcessingStart,
 )
 from batchkit.tracker import BatchRun
-from batchkit.widgets import ProgressView, progress_view, render
+from batchkit.widgets import BatchView, progress_view
 from benchmarks.report import Row, at_most, main
 from benchmarks.started_run import T0, started_run
 
@@ -105,11 +105,7 @@ async def throttled(files: int, stream: list[ServerEvent]) -> tuple[float, int, 
     await view.settled()
     elapsed = time.perf_counter() - started
     final = run.snapshot()
-    exact = view.drawn == final and view.html == {
-        "summary": render.summary(final),
-        "table": render.file_table(final),
-        "errors": render.error_panel(final),
-    }
+    exact = view.drawn == final and view.html == view.html_of(final)
     view.close()
     return elapsed, CountingComm.sent - opened, view.redraws, exact
 
@@ -117,7 +113,7 @@ async def throttled(files: int, stream: list[ServerEvent]) -> tuple[float, int, 
 async def per_event(files: int, stream: list[ServerEvent]) -> tuple[float, int]:
     run = make_run(files)
     view = progress_view(run)
-    view.close()  # its flusher is off; this subscriber redraws on every event instead
+    view.stop()  # its flusher is off; this subscriber redraws on every event instead
     run.subscribe(lambda r: view.show(r.snapshot()))
     CountingComm.sent = 0
     started = time.perf_counter()
@@ -128,7 +124,7 @@ async def per_event(files: int, stream: list[ServerEvent]) -> tuple[float, int]:
 def redraw_cost(rows: int, repeat: int) -> float:
     """Median milliseconds of one redraw after one event changed one file."""
     run = make_run(rows)
-    view: ProgressView = progress_view(run, max_rate=1e-6)  # never draws by itself
+    view: BatchView = progress_view(run, max_rate=1e-6)  # never draws by itself
     stream = iter(events(rows, repeat * 2))
     costs = []
     for i in range(repeat):

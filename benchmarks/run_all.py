@@ -34,6 +34,7 @@ MODULES = (
     "scale",
     "server_batch",
     "engines_bench",
+    "page_open",
 )
 """In the order of the issue's list; ``drawing`` (the widgets' redraws) runs when it exists."""
 TIMEOUT = 3600.0

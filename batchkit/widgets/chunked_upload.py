@@ -13,9 +13,15 @@ Protocol (``type`` tells the messages apart; ``id`` is the browser's name for on
   down itself; ``cancel`` (id, reason).
 * kernel → browser: ``ready`` (id) or ``failed`` (id, reason) after ``start``; ``ack`` (id,
   index, received) after each chunk, which paces the browser and drives its progress;
-  ``done`` (id, ok, reason) once the file has been checked; ``reset`` when the list was cleared.
+  ``done`` (id, ok, reason) once the file has been checked; ``reset`` when the list was cleared
+  (the browser then cancels what it had started, and never starts what it had queued).
 
-What the kernel does with the messages is the ``listener``'s business (the upload zone).
+The browser gives up on a file when the kernel says nothing about it for a while, a different
+while per phase (``timeouts``: waiting for ``ready``, for an ``ack``, for ``done``), and then
+sends ``cancel``; the kernel drops the file whatever it had made of it, so the two never
+disagree. What the kernel does with the messages is the ``listener``'s business (the upload
+zone); they reach it through the page's :class:`~batchkit.widgets.tasks.TaskKeeper`, on the
+page's loop, whatever thread ipykernel delivered them on.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from batchkit.contract.limits import ALLOWED_EXTENSIONS, MAX_FILE_BYTES, MAX_FILES
 from batchkit.errors import FileRejected
+from batchkit.widgets.tasks import TaskKeeper
 
 __all__ = [
     "CHUNK_BYTES",
@@ -42,6 +49,10 @@ logger = logging.getLogger("batchkit.widgets")
 
 CHUNK_BYTES: Final = 256 * 1024
 """Bytes per chunk: far below Jupyter's websocket limit, large enough to keep the link busy."""
+TIMEOUTS_MS: Final = {"ready": 120_000, "ack": 60_000, "done": 120_000}
+"""How long the browser waits for the kernel to answer about a file, per phase, in ms. A
+kernel busy with a cell answers late, not never: the waits are long, and each answer (an ack)
+starts the wait afresh. Checking a whole file (``done``) reads it: the longest."""
 
 _HERE: Final = Path(__file__).parent
 _Id = Annotated[str, Field(min_length=1, max_length=64)]
@@ -135,12 +146,18 @@ class ChunkedUpload(anywidget.AnyWidget):
     """Names already in the list (received or being received): the browser's count and
     duplicate checks start from these."""
     disabled = traitlets.Bool(False).tag(sync=True)
+    disabled_reason = traitlets.Unicode("").tag(sync=True)
+    """Why no file can be added now (shown as the button's tooltip while disabled)."""
+    timeouts = traitlets.Dict(dict(TIMEOUTS_MS)).tag(sync=True)
 
-    def __init__(self, listener: UploadListener, **kwargs: Any) -> None:
+    def __init__(
+        self, listener: UploadListener, *, keeper: TaskKeeper | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._listener = listener
         self.add_class("bk-chunked-upload")
-        self.on_msg(self._on_browser_message)
+        keeper = keeper or TaskKeeper()
+        self.on_msg(keeper.callback(self._on_browser_message, failure="an upload message failed"))
 
     def _on_browser_message(self, _widget: object, content: Any, buffers: list[Any]) -> None:
         try:

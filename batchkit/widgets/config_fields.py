@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -12,7 +13,16 @@ import ipywidgets as widgets
 from batchkit.config import BatchConfig, ServerOptions
 from batchkit.widgets import render
 
-__all__ = ["FIELD_SPECS", "FieldSpec", "field_control", "per_file_rows"]
+__all__ = [
+    "FIELD_SPECS",
+    "FieldSpec",
+    "css_slug",
+    "field_box",
+    "field_control",
+    "field_label",
+    "message_widget",
+    "per_file_rows",
+]
 
 Kind = Literal["check", "choice", "words", "text"]
 _STYLE: Final = {"description_width": "initial"}
@@ -61,6 +71,30 @@ FIELD_SPECS: Final = (
 """Every setting of :class:`BatchConfig` but the per-file titles and prompts, in order."""
 
 
+_LABELS: Final = {spec.name: spec.description for spec in FIELD_SPECS}
+_PER_FILE: Final = {"titles": "Title", "prompts": "Prompt"}
+
+
+def field_label(key: str) -> str:
+    """The label a user sees for the setting ``key`` (``titles[a.txt]``: "Title of a.txt")."""
+    if key in _LABELS:
+        return _LABELS[key]
+    for kind, word in _PER_FILE.items():
+        if key.startswith(f"{kind}[") and key.endswith("]"):
+            return f"{word} of {key[len(kind) + 1 : -1]}"
+        if key == kind:
+            return f"{word}s"
+    return "Settings" if key == "config" else key
+
+
+def css_slug(key: str) -> str:
+    """A CSS class name's tail for the setting ``key`` (any file name made safe)."""
+    if key in _LABELS:
+        return key.replace("_", "-")
+    kind = key.split("[", 1)[0]
+    return f"{kind}-{hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:10]}"
+
+
 def _choices(name: str, options: ServerOptions) -> Sequence[str]:
     return {
         "audio_voice": options.audio_voices,
@@ -76,7 +110,7 @@ def field_control(spec: FieldSpec, options: ServerOptions) -> Any:
         "description": spec.description,
         "tooltip": spec.tooltip,
         "style": _STYLE,
-        "layout": widgets.Layout(min_width="14em", flex="1 1 16em"),
+        "layout": widgets.Layout(min_width="0", flex="1 1 16em"),
     }
     control: Any
     if spec.kind == "check":
@@ -86,14 +120,36 @@ def field_control(spec: FieldSpec, options: ServerOptions) -> Any:
         value = default if default in choices else (choices[0] if choices else None)
         control = widgets.Dropdown(options=choices, value=value, **common)
     elif spec.kind == "words":
-        control = widgets.IntText(value=default, **common)
+        # Checked as it is typed: the value reaches the kernel on each key, not on leaving.
+        control = widgets.IntText(value=default, continuous_update=True, **common)
         control.tooltip = (
             f"{spec.tooltip} ({options.words_per_chunk_min}–{options.words_per_chunk_max})"
         )
     else:
-        control = widgets.Textarea(value=default, placeholder="none", rows=2, **common)
+        control = widgets.Textarea(
+            value=default, placeholder="none", rows=2, continuous_update=True, **common
+        )
     control.add_class(f"bk-control-{spec.name.replace('_', '-')}")
     return control
+
+
+def message_widget(key: str) -> widgets.HTML:
+    """The inline message of setting ``key`` (empty while the setting is valid)."""
+    message = widgets.HTML(value="")
+    message.add_class("bk-field-error")
+    message.add_class(f"bk-msg-{css_slug(key)}")
+    return message
+
+
+def field_box(key: str, control: Any, message: widgets.HTML) -> widgets.Box:
+    """A control and its message, side by side; outlined while the value is invalid."""
+    box = widgets.Box(
+        [control, message],
+        layout=widgets.Layout(flex_flow="row wrap", align_items="center", min_width="0"),
+    )
+    box.add_class("bk-field")
+    box.add_class(f"bk-field-{css_slug(key)}")
+    return box
 
 
 def _file_row(
@@ -108,7 +164,8 @@ def _file_row(
         tooltip=f"Title of the story made from {name} (at most {options.title_max} characters)",
         placeholder="the server's default",
         style=_STYLE,
-        layout=widgets.Layout(min_width="14em", flex="1 1 16em"),
+        continuous_update=True,
+        layout=widgets.Layout(min_width="0", flex="1 1 16em"),
     )
     prompt = widgets.Textarea(
         value=prompt_text,
@@ -117,16 +174,16 @@ def _file_row(
         placeholder="none",
         rows=1,
         style=_STYLE,
-        layout=widgets.Layout(min_width="14em", flex="2 1 20em"),
+        continuous_update=True,
+        layout=widgets.Layout(min_width="0", flex="2 1 20em"),
     )
-    messages = []
+    boxes = []
     for key, control in ((f"titles[{name}]", title), (f"prompts[{name}]", prompt)):
-        message = widgets.HTML(value="")
-        message.add_class("bk-field-error")
+        message = message_widget(key)
         controls[key] = (control, message)
-        messages.append(message)
+        boxes.append(field_box(key, control, message))
     row = widgets.Box(
-        [label, title, messages[0], prompt, messages[1]],
+        [label, *boxes],
         layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
     )
     row.add_class("bk-per-file-row")

@@ -1,18 +1,19 @@
-"""Telling the user what happened: transient notices with a log, confirmations, busy buttons.
+"""Telling the user what happened, next to what caused it: notices, a log, confirmations.
 
-* :class:`Notifier`: one message area (the latest notice, which fades after a while) and a log
-  of every notice, newest last.
-* :func:`confirm`: an inline question with Yes and Cancel, for actions that lose work.
-* :class:`Busy`: a button that waits for its task shows it (disabled, "…") and gets its label
-  back afterwards; the task is kept referenced and a failure is painted into the notifier,
-  never lost.
+* :class:`Notifier`: one log of every notice, and *places*: a message line shown where its
+  notices belong (beside the Start button, under the file list...). A notice goes to the place
+  of what caused it; the log (folded, under the page) keeps them all, newest last.
+* :func:`confirm` and :func:`ask`: an inline question with Yes and Cancel, for actions that lose
+  work; the keyboard focus goes to the question (on Cancel) and back to the button that asked.
+* :func:`close_tree`: close a widget and everything it holds (children, layout, style), so
+  nothing is left behind in the kernel or the page.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,14 +21,18 @@ from typing import Any, Final
 
 import ipywidgets as widgets
 
+from batchkit.widgets.disclosure import Disclosure
+from batchkit.widgets.live_html import LiveHTML
 from batchkit.widgets.render import escape
+from batchkit.widgets.tasks import TaskKeeper
 from batchkit.widgets.throttle import set_changed
 
-__all__ = ["Busy", "Level", "Notice", "Notifier", "ask", "close_tree", "confirm"]
+__all__ = ["Level", "Notice", "NoticePlace", "Notifier", "ask", "close_tree", "confirm"]
 
 logger = logging.getLogger("batchkit.widgets")
 
 _ICONS: Final = {"info": "ℹ", "success": "✓", "warning": "⚠", "error": "✗"}
+DEFAULT_PLACE: Final = "page"
 
 
 class Level(StrEnum):
@@ -39,14 +44,16 @@ class Level(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """One message shown to the user."""
+    """One message shown to the user, and the place it was shown."""
 
     level: Level
     text: str
     at: datetime
+    place: str = DEFAULT_PLACE
 
 
-def _notice_html(notice: Notice) -> str:
+def notice_html(notice: Notice) -> str:
+    """A notice as an icon, its level in words and its text (escaped)."""
     return (
         f'<div class="bk-notice bk-notice-{notice.level.value}">'
         f'<span aria-hidden="true">{_ICONS[notice.level.value]}</span> '
@@ -54,75 +61,50 @@ def _notice_html(notice: Notice) -> str:
     )
 
 
-class Notifier:
-    """A message area showing the latest notice, and a log of all of them.
+class NoticePlace:
+    """The message line of one place: the latest notice sent there, until it fades."""
 
-    A notice other than an error clears itself after ``linger`` seconds when an event loop is
-    running (errors stay until the next notice). ``log`` keeps every notice.
-    """
-
-    def __init__(self, *, linger: float = 8.0, log_limit: int = 200) -> None:
-        self.log: list[Notice] = []
+    def __init__(self, name: str, linger: float, keeper: TaskKeeper | None = None) -> None:
+        self.name = name
         self._linger = linger
-        self._log_limit = log_limit
         self._fade: asyncio.TimerHandle | None = None
-        self._message = widgets.HTML(value="")
-        self._message.add_class("bk-notify-message")
-        self._log_view = widgets.HTML(value="")
-        self._log_view.add_class("bk-notify-log")
-        self._log_box = widgets.Accordion(children=[self._log_view], titles=("Log",))
-        self._log_box.selected_index = None
-        self.widget = widgets.VBox(
-            [self._message, self._log_box], layout=widgets.Layout(width="100%")
-        )
-        self.widget.add_class("bk-notify")
-
-    def info(self, text: str) -> Notice:
-        return self.notify(Level.INFO, text)
-
-    def success(self, text: str) -> Notice:
-        return self.notify(Level.SUCCESS, text)
-
-    def warning(self, text: str) -> Notice:
-        return self.notify(Level.WARNING, text)
-
-    def error(self, text: str) -> Notice:
-        return self.notify(Level.ERROR, text)
-
-    def notify(self, level: Level | str, text: str) -> Notice:
-        """Show ``text`` now and add it to the log."""
-        notice = Notice(level=Level(level), text=text, at=datetime.now(UTC))
-        self.log.append(notice)
-        del self.log[: -self._log_limit]
-        set_changed(
-            self._message,
-            value=f'<div role="status" aria-live="polite">{_notice_html(notice)}</div>',
-        )
-        set_changed(self._log_view, value=self._log_html())
-        self._schedule_fade(notice)
-        return notice
+        self._latest: Notice | None = None
+        # The region stays in place and only its text changes (LiveHTML), so a screen reader
+        # says each notice; it changes only when a notice comes, never on a redraw.
+        self.widget = LiveHTML(keeper=keeper, html=self._regions("", ""))
+        self.widget.add_class("bk-notice-place")
+        self.widget.add_class(f"bk-notices-{name}")
 
     @property
     def message(self) -> str:
-        """The HTML of the message area as it is shown now."""
-        return str(self._message.value)
+        """The HTML of the notice shown now ("" when none is)."""
+        return notice_html(self._latest) if self._latest is not None else ""
+
+    def show(self, notice: Notice) -> None:
+        text = notice_html(notice)
+        urgent = notice.level is Level.ERROR
+        set_changed(self.widget, html=self._regions(text if urgent else "", "" if urgent else text))
+        self._latest = notice
+        self._schedule_fade(notice)
 
     def dismiss(self) -> None:
-        """Clear the message area (the log keeps the notice)."""
-        set_changed(self._message, value="")
+        set_changed(self.widget, html=self._regions("", ""))
+        self._latest = None
 
-    def _log_html(self) -> str:
-        items = "".join(
-            f"<li><time>{n.at:%H:%M:%S}</time> {_notice_html(n)}</li>" for n in self.log
+    @staticmethod
+    def _regions(alert: str, status: str) -> str:
+        # Two regions that stay in place: an error is read out at once, anything else politely.
+        return (
+            f'<div class="bk-notice-region" role="alert" data-key="alert">{alert}</div>'
+            f'<div class="bk-notice-region" role="status" data-key="status">{status}</div>'
         )
-        return f'<ol class="bk-log-list">{items}</ol>'
 
     def _schedule_fade(self, notice: Notice) -> None:
         if self._fade is not None:
             self._fade.cancel()
             self._fade = None
-        if notice.level is Level.ERROR:
-            return
+        if notice.level in (Level.ERROR, Level.WARNING):
+            return  # stays until the next notice here: it asks for something
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -130,14 +112,92 @@ class Notifier:
         self._fade = loop.call_later(self._linger, self._fade_if_latest, notice)
 
     def _fade_if_latest(self, notice: Notice) -> None:
-        if self.log and self.log[-1] is notice:
+        if self._latest is notice:
             self.dismiss()
 
 
+class Notifier:
+    """Every notice of the page: shown in its place, and kept in one log.
+
+    A notice other than an error or a warning clears itself from its place after ``linger``
+    seconds when an event loop is running. ``log`` keeps every notice (the newest
+    ``log_limit``); :attr:`log_view` shows them, folded under a "Log" button.
+    """
+
+    def __init__(
+        self, *, linger: float = 8.0, log_limit: int = 200, keeper: TaskKeeper | None = None
+    ) -> None:
+        self.log: list[Notice] = []
+        self._linger = linger
+        self._log_limit = log_limit
+        self._places: dict[str, NoticePlace] = {}
+        self._keeper = keeper
+        self._log_list = widgets.HTML(value="")
+        self._log_list.add_class("bk-notify-log")
+        self._log_box = Disclosure("Log", self._log_list, keeper=keeper, css="bk-log")
+        self.log_view = self._log_box.widget
+        self.log_view.add_class("bk-notify")
+        self.widget = self.place(DEFAULT_PLACE).widget  # the page-wide message line
+
+    def place(self, name: str) -> NoticePlace:
+        """The message line of place ``name`` (made on first use); put its widget there."""
+        if name not in self._places:
+            self._places[name] = NoticePlace(name, self._linger, self._keeper)
+        return self._places[name]
+
+    def info(self, text: str, *, place: str = DEFAULT_PLACE) -> Notice:
+        return self.notify(Level.INFO, text, place=place)
+
+    def success(self, text: str, *, place: str = DEFAULT_PLACE) -> Notice:
+        return self.notify(Level.SUCCESS, text, place=place)
+
+    def warning(self, text: str, *, place: str = DEFAULT_PLACE) -> Notice:
+        return self.notify(Level.WARNING, text, place=place)
+
+    def error(self, text: str, *, place: str = DEFAULT_PLACE) -> Notice:
+        return self.notify(Level.ERROR, text, place=place)
+
+    def reporter(self, place: str) -> Callable[[str], object]:
+        """A function painting an error in ``place`` (for :class:`TaskKeeper`)."""
+        return lambda text: self.error(text, place=place)
+
+    def notify(self, level: Level | str, text: str, *, place: str = DEFAULT_PLACE) -> Notice:
+        """Show ``text`` in ``place`` now and add it to the log."""
+        notice = Notice(level=Level(level), text=text, at=datetime.now(UTC), place=place)
+        self.log.append(notice)
+        del self.log[: -self._log_limit]
+        self.place(place).show(notice)
+        set_changed(self._log_list, value=self._log_html())
+        self._log_box.label = f"Log ({len(self.log)})"
+        return notice
+
+    def message_in(self, place: str) -> str:
+        """The HTML shown now in ``place``."""
+        return self.place(place).message
+
+    @property
+    def message(self) -> str:
+        """The HTML of the page-wide message line as it is shown now."""
+        return self.message_in(DEFAULT_PLACE)
+
+    def dismiss(self, place: str = DEFAULT_PLACE) -> None:
+        """Clear the message of ``place`` (the log keeps the notice)."""
+        self.place(place).dismiss()
+
+    def _log_html(self) -> str:
+        items = "".join(f"<li><time>{n.at:%H:%M:%S}</time> {notice_html(n)}</li>" for n in self.log)
+        return f'<ol class="bk-log-list">{items}</ol>'
+
+
 def close_tree(widget: Any) -> None:
-    """Close ``widget`` and its children, so their state leaves the kernel and the page."""
-    for child in getattr(widget, "children", ()):
+    """Close ``widget``, its children (shown or folded away), and their layouts and styles
+    (widget models too)."""
+    for child in (*getattr(widget, "children", ()), *getattr(widget, "hidden_parts", ())):
         close_tree(child)
+    for part in ("layout", "style"):
+        owned = getattr(widget, part, None)
+        if isinstance(owned, widgets.Widget):
+            owned.close()
     widget.close()
 
 
@@ -146,6 +206,9 @@ def ask(slot: widgets.Box, dialog: widgets.Widget) -> None:
     for old in slot.children:
         close_tree(old)
     slot.children = (dialog,)
+    cancel = getattr(dialog, "cancel_button", None)
+    if cancel is not None:
+        cancel.focus()  # keyboard users land on the question, on its safe answer
 
 
 def confirm(
@@ -154,11 +217,15 @@ def confirm(
     *,
     yes: str = "Yes",
     no: str = "Cancel",
+    keeper: TaskKeeper | None = None,
+    return_to: widgets.DOMWidget | None = None,
 ) -> widgets.Widget:
     """An inline dialog asking ``question``; Yes calls ``on_yes``, either button closes it.
 
-    The dialog removes itself from view once answered; place it where the question belongs.
+    Place it where the question belongs (:func:`ask`). Once answered it hides itself and gives
+    the keyboard focus back to ``return_to`` (the button that asked).
     """
+    keeper = keeper or TaskKeeper()
     text = widgets.HTML(value=f'<span role="alert">⚠ {escape(question)}</span>')
     yes_button = widgets.Button(
         description=yes, tooltip=f"{yes}: {question}", button_style="danger"
@@ -171,65 +238,18 @@ def confirm(
         layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
     )
     box.add_class("bk-confirm")
+    box.cancel_button = no_button  # where ask() puts the focus
 
     def close_dialog() -> None:
         box.layout.display = "none"
         yes_button.disabled = no_button.disabled = True
+        if return_to is not None:
+            return_to.focus()
 
     def agreed() -> None:
         close_dialog()
         on_yes()
 
-    yes_button.on_click(lambda _: agreed())
-    no_button.on_click(lambda _: close_dialog())
+    yes_button.on_click(keeper.callback(lambda _: agreed(), failure="the action failed"))
+    no_button.on_click(keeper.callback(lambda _: close_dialog(), failure="could not cancel"))
     return box
-
-
-class Busy:
-    """Runs the tasks behind buttons: shows the wait, keeps the task, paints its failure.
-
-    ``busy.run(button, work)`` disables ``button``, appends "…" to its label, starts
-    ``work()`` as a task on the running loop, and when it ends restores the button and reports
-    an exception to ``notifier`` (and the log). ``tasks`` holds the tasks still running.
-    """
-
-    def __init__(self, notifier: Notifier | None = None) -> None:
-        self._notifier = notifier
-        self.tasks: set[asyncio.Task[Any]] = set()
-
-    def run(
-        self,
-        button: widgets.Button,
-        work: Callable[[], Awaitable[Any]],
-        *,
-        failure: str = "failed",
-    ) -> asyncio.Task[Any]:
-        """Start ``work()`` now; ``failure`` prefixes the message shown if it raises."""
-        loop = asyncio.get_running_loop()  # before touching the button: no loop, no change
-        label, was_disabled = button.description, button.disabled
-        set_changed(button, disabled=True, description=f"{label}…")
-
-        async def waited() -> Any:
-            return await work()
-
-        task = loop.create_task(waited())
-        self.tasks.add(task)
-
-        def finished(done: asyncio.Task[Any]) -> None:
-            self.tasks.discard(done)
-            set_changed(button, disabled=was_disabled, description=label)
-            if done.cancelled():
-                return
-            error = done.exception()
-            if error is not None:
-                logger.error("%s: %s", failure, error, exc_info=error)
-                if self._notifier is not None:
-                    self._notifier.error(f"{failure}: {error}")
-
-        task.add_done_callback(finished)
-        return task
-
-    async def wait(self) -> None:
-        """Wait for every running task (their errors are already painted, not raised)."""
-        while self.tasks:
-            await asyncio.wait(set(self.tasks))

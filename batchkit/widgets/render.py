@@ -1,54 +1,59 @@
-"""HTML for what the widgets show: escaped text, statuses as icon and word, the run's tables.
+"""HTML for what the widgets show: escaped text, statuses as icon and word, the overall bar.
 
-Pure functions of a :class:`~batchkit.tracker.RunSnapshot` or of plain values: no widgets here,
+Pure functions of plain values or of a :class:`~batchkit.tracker.RunSnapshot`: no widgets here,
 so a view's whole content is one string per part and one message per redraw. Every text that
 comes from outside (a file name, a server's error) goes through :func:`escape`; a status is
-always an icon *and* a word, never a colour alone.
+always an icon *and* a word, never a colour alone. The file table is :mod:`.table_html`.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from batchkit.contract.limits import PipelineStep
 from batchkit.files import describe_size
-from batchkit.tracker import FileRow, FileStatus, RunSnapshot
+
+if TYPE_CHECKING:
+    from batchkit.tracker import RunSnapshot
 
 __all__ = [
     "STATUS_ICONS",
+    "STEP_LABELS",
+    "Overview",
+    "announcement",
     "describe_duration",
-    "error_panel",
     "escape",
-    "file_table",
     "final_line",
     "mark",
+    "overview_html",
     "percent",
     "size_and_type",
     "status_label",
     "stylesheet",
-    "summary",
+    "words_list",
 ]
 
 STATUS_ICONS: Final = {
-    FileStatus.PENDING: "○",
-    FileStatus.UPLOADING: "⇡",
-    FileStatus.UPLOADED: "◔",
-    FileStatus.QUEUED: "◔",
-    FileStatus.PROCESSING: "▶",
-    FileStatus.COMPLETED: "✓",
-    FileStatus.FAILED: "✗",
+    "pending": "○",
+    "uploading": "⇡",
+    "uploaded": "◔",
+    "queued": "◔",
+    "processing": "▶",
+    "completed": "✓",
+    "failed": "✗",
 }
-_TABLE_HEAD: Final = (
-    "<thead><tr>"
-    '<th scope="col">#</th><th scope="col">File</th><th scope="col">Status</th>'
-    '<th scope="col">Step</th><th scope="col">Step progress</th>'
-    '<th scope="col">Elapsed</th><th scope="col">Error</th>'
-    "</tr></thead>"
-)
+_STATUS_WORDS: Final = {"uploaded": "uploaded, waiting", "queued": "queued"}
+STEP_LABELS: Final = {
+    PipelineStep.STORY: "story",
+    PipelineStep.IMAGES: "images",
+    PipelineStep.AUDIO: "audio",
+    PipelineStep.MERGE: "merge",
+}
 
 
 def escape(text: object) -> str:
@@ -76,6 +81,13 @@ def describe_duration(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+def words_list(items: Sequence[str]) -> str:
+    """``["a", "b", "c"]`` as ``"a, b and c"`` (never a Python list in a message)."""
+    if len(items) < 2:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def mark(ok: bool, text: str) -> str:
     """A ✓ or ✗ followed by ``text`` (escaped): the meaning is in the words, not the colour."""
     icon, kind = ("✓", "ok") if ok else ("✗", "bad")
@@ -85,46 +97,89 @@ def mark(ok: bool, text: str) -> str:
     )
 
 
-def status_label(status: FileStatus, *, stalled: bool = False) -> str:
+def status_label(status: str, *, stalled: bool = False) -> str:
     """A file's status as its icon and its word (``✓ completed``)."""
-    word = f"{status.value} (stalled)" if stalled else status.value
+    word = _STATUS_WORDS.get(status, status)
+    word = f"{word} (stalled)" if stalled else word
     return (
-        f'<span class="bk-status bk-status-{status.value}">'
-        f'<span aria-hidden="true">{STATUS_ICONS[status]}</span> {escape(word)}</span>'
+        f'<span class="bk-status bk-status-{escape(status)}">'
+        f'<span aria-hidden="true">{STATUS_ICONS.get(status, "•")}</span> {escape(word)}</span>'
     )
 
 
-def _elapsed(row: FileRow, as_of: datetime) -> float | None:
-    if row.started_at is None:
-        return None
-    end = row.finished_at or as_of
-    return max((end - row.started_at).total_seconds(), 0.0)
+def size_and_type(size: int | None, extension: str) -> str:
+    """``"3.4 KiB · .docx"``."""
+    kind = escape(extension or "no extension")
+    return kind if size is None else f"{describe_size(size)} · {kind}"
 
 
-def _table_row(row: FileRow, as_of: datetime) -> str:
-    step = row.step.value if row.step is not None else "—"
-    step_progress = percent(row.step_progress) if row.step_progress is not None else "—"
-    cells = (
-        str(row.index + 1),
-        f'<span class="bk-file-name">{escape(row.name)}</span>',
-        status_label(row.status, stalled=row.stalled),
-        escape(step),
-        step_progress,
-        describe_duration(_elapsed(row, as_of)),
-        escape(row.error) if row.error else "",
+# ---------------------------------------------------------------- the overall bar
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """What the overall bar shows of one run: its snapshot, and every file in progress in
+    words ("a.txt (images 40%)")."""
+
+    snapshot: RunSnapshot
+    in_progress: tuple[str, ...] = ()
+
+
+def _segments(snapshot: RunSnapshot) -> list[tuple[str, int, str]]:
+    running = snapshot.active
+    waiting = max(snapshot.total - snapshot.completed - snapshot.failed - running, 0)
+    return [
+        ("completed", snapshot.completed, "✓"),
+        ("failed", snapshot.failed, "✗"),
+        ("running", running, "▶"),
+        ("waiting", waiting, "○"),
+    ]
+
+
+def _bar(snapshot: RunSnapshot) -> str:
+    segments = _segments(snapshot)
+    total = max(snapshot.total, 1)
+    spans = "".join(
+        f'<span class="bk-seg bk-seg-{kind}" style="width:{100 * count / total:.3f}%"></span>'
+        for kind, count, _ in segments
+        if count
     )
-    body = "".join(f"<td>{cell}</td>" for cell in cells)
-    return f'<tr class="bk-row-{row.status.value}">{body}</tr>'
-
-
-def file_table(snapshot: RunSnapshot) -> str:
-    """Every file of the run as one table: status, step, step progress, elapsed, error."""
-    rows = "".join(_table_row(row, snapshot.as_of) for row in snapshot.files)
+    counts = ", ".join(f"{count} {kind}" for kind, count, _ in segments if count)
+    text = f"{snapshot.done} of {snapshot.total} files done: {counts or 'none yet'}"
     return (
-        '<div class="bk-table-scroll"><table class="bk-table">'
-        f"<caption>Files of run {escape(snapshot.run_id)}</caption>"
-        f"{_TABLE_HEAD}<tbody>{rows}</tbody></table></div>"
+        f'<div class="bk-overall-bar" role="progressbar" aria-label="Files done" '
+        f'aria-valuemin="0" aria-valuemax="{snapshot.total}" aria-valuenow="{snapshot.done}" '
+        f'aria-valuetext="{escape(text)}">{spans}</div>'
     )
+
+
+def _counts_line(snapshot: RunSnapshot) -> str:
+    parts = [
+        f'<span class="bk-count bk-count-{kind}"><span aria-hidden="true">{icon}</span> '
+        f"{count} {kind}</span>"
+        for kind, count, icon in _segments(snapshot)
+    ]
+    return f'<p class="bk-overall-counts">{" · ".join(parts)}</p>'
+
+
+def _steps_line(snapshot: RunSnapshot) -> str:
+    parts = []
+    for step, count in snapshot.step_counts.items():
+        label = STEP_LABELS[step]
+        if step in snapshot.unconfirmed_steps:
+            parts.append(f'<span class="bk-step-count">{label}: not reported</span>')
+            continue
+        failed = f" ({count.failed} failed)" if count.failed else ""
+        parts.append(
+            f'<span class="bk-step-count">{label} {count.completed}/{count.total}{failed}</span>'
+        )
+    return f'<p class="bk-step-counts">{" · ".join(parts)}</p>' if parts else ""
+
+
+def _timing_line(snapshot: RunSnapshot) -> str:
+    parts = [f"elapsed {describe_duration(snapshot.elapsed_s)}"]
+    if not snapshot.all_done and snapshot.eta_s is not None:
+        # An estimate, from the steps seen so far: never shown before there is evidence.
+        parts.insert(0, f"about {describe_duration(snapshot.eta_s)} left (estimate)")
+    return f'<p class="bk-timing">{" · ".join(parts)}</p>'
 
 
 def final_line(snapshot: RunSnapshot) -> str:
@@ -133,60 +188,63 @@ def final_line(snapshot: RunSnapshot) -> str:
         return ""
     if snapshot.failed == 0:
         return mark(True, f"Done: all {snapshot.total} files completed")
-    return mark(False, f"Done: {snapshot.failed} of {snapshot.total} files failed")
-
-
-def summary(snapshot: RunSnapshot) -> str:
-    """Percent done, the counts, the file and step in progress, and the time left."""
-    counts = f"{snapshot.completed} completed · {snapshot.failed} failed · {snapshot.total} total"
-    parts = [
-        f'<span class="bk-percent">{percent(snapshot.progress)}</span>',
-        f'<span class="bk-counts">{counts}</span>',
-    ]
-    if snapshot.in_progress:
-        busy = [snapshot.files[i] for i in snapshot.in_progress]
-        named = ", ".join(f"{row.name} ({row.step or 'upload'})" for row in busy)
-        parts.append(f'<span class="bk-current">Now: {escape(named)}</span>')
-    if not snapshot.all_done and snapshot.eta_s is not None:
-        left = describe_duration(snapshot.eta_s)
-        parts.append(f'<span class="bk-eta">About {left} left (estimate)</span>')
-    parts.append(
-        f'<span class="bk-elapsed">Elapsed: {describe_duration(snapshot.elapsed_s)}</span>'
+    return mark(
+        False,
+        f"Done: {snapshot.completed} of {snapshot.total} completed, {snapshot.failed} failed",
     )
-    if snapshot.stalled:
-        parts.append(f'<span class="bk-stalled">{snapshot.stalled} stalled</span>')
-    line = '<div class="bk-summary-line" role="status">' + " · ".join(parts) + "</div>"
+
+
+def overview_html(overview: Overview) -> str:
+    """The segmented bar (completed / failed / running / waiting), the counts in words, the
+    per-step counts, every file in progress, the time, and the outcome once it is done."""
+    snapshot = overview.snapshot
+    parts = [_bar(snapshot), _counts_line(snapshot), _steps_line(snapshot)]
+    if overview.in_progress:
+        names = ", ".join(escape(item) for item in overview.in_progress)
+        parts.append(f'<p class="bk-in-progress">In progress: {names}</p>')
+    parts.append(_timing_line(snapshot))
+    parts += [f'<p class="bk-run-note">{escape(note)}</p>' for note in snapshot.notes]
     final = final_line(snapshot)
-    return line + (f'<div class="bk-final-line">{final}</div>' if final else "")
+    ending = ""
+    if final:
+        parts.append(f'<p class="bk-final-line">{final}</p>')
+        ending = " bk-final-ok" if snapshot.failed == 0 else " bk-final-failed"
+    return f'<div class="bk-overall{ending}">{"".join(parts)}</div>'
 
 
-def _failed(rows: Iterable[FileRow]) -> list[FileRow]:
-    return [row for row in rows if row.status is FileStatus.FAILED]
-
-
-def error_panel(snapshot: RunSnapshot) -> str:
-    """The failed files and why, or an empty string when none failed."""
-    failed = _failed(snapshot.files)
-    if not failed:
-        return ""
-    items = "".join(
-        f'<li><span class="bk-file-name">{escape(row.name)}</span>: '
-        f"{escape(row.error or 'failed without a message')}</li>"
-        for row in failed
-    )
+def announcement(snapshot: RunSnapshot) -> str:
+    """What the live region says of a run: changes only when a file finishes or the run ends."""
+    if snapshot.all_done:
+        return re_text(final_line(snapshot))
     return (
-        f'<div class="bk-error-panel" role="alert"><strong>✗ {len(failed)} failed</strong>'
-        f"<ul>{items}</ul></div>"
+        f"{snapshot.done} of {snapshot.total} files done: {snapshot.completed} completed, "
+        f"{snapshot.failed} failed"
     )
 
 
-def size_and_type(size: int, extension: str) -> str:
-    """``"3.4 KiB · .docx"``."""
-    return f"{describe_size(size)} · {escape(extension or 'no extension')}"
+def re_text(markup: str) -> str:
+    """The text of a snippet made here (tags dropped, entities back to characters)."""
+    out, inside = [], False
+    for char in markup:
+        if char == "<":
+            inside = True
+        elif char == ">":
+            inside = False
+        elif not inside:
+            out.append(char)
+    return html.unescape("".join(out)).strip()
+
+
+def choice_summary(counts: Iterable[tuple[str, int]], size: int) -> str:
+    """The files chosen before a run, in words ("3 ready · 1 rejected · 2.1 MiB")."""
+    parts = [f"{count} {word}" for word, count in counts if count]
+    if size:
+        parts.append(describe_size(size))
+    return " · ".join(parts)
 
 
 @cache
 def stylesheet() -> str:
-    """The widgets' shared CSS as a ``<style>`` element, for one HTML widget per page part."""
+    """The widgets' shared CSS as a ``<style>`` element, for one HTML widget on the page."""
     css = (Path(__file__).parent / "batchkit.css").read_text(encoding="utf-8")
     return f"<style>{css}</style>"

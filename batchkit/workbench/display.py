@@ -1,112 +1,108 @@
-"""Painting runs onto the page: the header, the progress view, a run's end, what comes next.
+"""Painting the moments that matter onto the page: the status line, a run's start and end.
 
 :class:`RunDisplay` is the workbench's brush: it never starts or stops anything, it only shows.
-Everything it draws for a run either comes from the throttled progress view (many events) or is
-drawn once per moment that matters (a start, an end, a regeneration): it never redraws per event.
+Whatever changes per event is the throttled :class:`~batchkit.widgets.BatchView`'s; this draws
+once per moment (a start, an end, a regeneration's end), in words that say what happened to
+*that* action: the end of a regeneration speaks of the regenerated file, not of the old run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
-from batchkit.tracker import BatchRun, RunSnapshot
-from batchkit.widgets import Notifier, ProgressView, UploadZone, progress_view
-from batchkit.workbench.media import MediaPanel
-from batchkit.workbench.offers import completed_stories, uploads_over
+from batchkit.widgets import Notifier, set_changed
+from batchkit.widgets.render import words_list
 from batchkit.workbench.page import WorkbenchPage, header_html
+
+if TYPE_CHECKING:
+    from batchkit.tracker import BatchRun, RunSnapshot
 
 __all__ = ["RunDisplay"]
 
 
 class RunDisplay:
-    """Shows the current run on ``page``; ``status`` is what the header says."""
+    """Shows what the workbench does; ``status`` is what the status line says."""
 
-    def __init__(
-        self,
-        page: WorkbenchPage,
-        zone: UploadZone,
-        media: MediaPanel,
-        notifier: Notifier,
-        *,
-        url: str,
-        where: str,
-    ) -> None:
-        self._page, self._zone, self._media, self._notifier = page, zone, media, notifier
-        self._url, self._where = url, where
-        self._view: ProgressView | None = None
+    def __init__(self, page: WorkbenchPage, notifier: Notifier) -> None:
+        self._page, self._notifier = page, notifier
+        self._url, self._where = "", ""
         self.status = ""
+
+    def set_server(self, url: str, where: str) -> None:
+        self._url, self._where = url, where
+        self._paint()
 
     def set_status(self, status: str) -> None:
         self.status = status
-        self._page.header.value = header_html(self._url, self._where, status)
+        self._paint()
 
-    def show(self, run: BatchRun, *, is_current: Callable[[BatchRun], bool]) -> None:
-        """A new run: its progress view, its uploads in the zone, no media from the last one."""
-        self.drop_view()
-        self._view = progress_view(
-            run, on_error=lambda error: self._notifier.error(f"the progress view failed: {error}")
-        )
-        self._page.progress_slot.children = (self._view.widget,)
-        self._zone.follow(run)
-        self._media.clear()
-        self._lock_zone_until_uploaded(run, is_current)
-        self.set_status(f"running: {len(run.files)} files")
-        self._notifier.info(f"started a batch of {len(run.files)} files")
+    def _paint(self) -> None:
+        set_changed(self._page.header, html=header_html(self._url, self._where, self.status))
 
-    def _lock_zone_until_uploaded(
-        self, run: BatchRun, is_current: Callable[[BatchRun], bool]
-    ) -> None:
-        """The zone's files are read while they upload: no removing them until then."""
-        self._zone.disabled = True
-
-        def check(changed: BatchRun) -> None:
-            if uploads_over(changed.snapshot()):
-                unsubscribe()
-                if is_current(changed):
-                    self._zone.disabled = False
-
-        unsubscribe = run.subscribe(check)
-        check(run)
+    def started(self, run: BatchRun, *, retried: int = 0) -> None:
+        files = len(run.files)
+        if retried:
+            self.set_status(f"running: retrying {retried} of {files} files")
+            self._notifier.info(f"retrying {retried} failed files", place="run")
+            return
+        self.set_status(f"running: {files} files")
+        self._notifier.info(f"started a batch of {files} files", place="run")
 
     def finished(self, run: BatchRun) -> None:
-        """The end of a run (or of following it): the header and one notice."""
+        """The end of a run (or of following it): the status line and one notice."""
         snapshot = run.snapshot()
-        self._zone.disabled = False
         if not snapshot.all_done:
             self.set_status(f"stopped: {snapshot.done} of {snapshot.total} files done")
-        elif snapshot.failed == 0:
+            return
+        if snapshot.failed == 0:
             self.set_status(f"done: all {snapshot.total} files completed")
-            self._notifier.success(f"all {snapshot.total} files completed")
-        else:
-            self.set_status(f"done: {snapshot.completed} completed, {snapshot.failed} failed")
+            self._notifier.success(f"all {snapshot.total} files completed", place="run")
+            return
+        self.set_status(f"done: {snapshot.completed} completed, {snapshot.failed} failed")
+        # The reasons are in the table, once each: the notice only counts and says what next.
+        self._notifier.warning(
+            f"{snapshot.failed} of {snapshot.total} files failed: the table says why. "
+            "“Retry failed” sends them again.",
+            place="run",
+        )
+
+    def regenerated(self, snapshot: RunSnapshot, rows: list[int]) -> None:
+        """The end of following regenerations of ``rows``: what became of those files."""
+        done = [snapshot.files[i] for i in rows if i < len(snapshot.files)]
+        ok = [row.name for row in done if str(row.status) == "completed"]
+        bad = [row.name for row in done if str(row.status) == "failed"]
+        if ok:
+            self._notifier.success(f"generated again: {words_list(ok)}", place="stories")
+        if bad:
             self._notifier.error(
-                f"{snapshot.failed} of {snapshot.total} files failed (see the errors above); "
-                "'Retry failed' runs the ones that were accepted again"
+                f"could not generate again: {words_list(bad)} (the table says why)",
+                place="stories",
             )
+        self.set_status(
+            f"done: {snapshot.completed} completed, {snapshot.failed} failed"
+            if snapshot.failed
+            else f"done: all {snapshot.total} files completed"
+        )
 
-    def offer(self, snapshot: RunSnapshot | None, *, can_retry: bool) -> None:
-        """Enable what makes sense now, and list the stories to regenerate or show."""
-        stories = completed_stories(snapshot) if snapshot is not None else []
+    def offer_stories(
+        self,
+        stories: list[tuple[str, int, str]],
+        set_stories: Callable[[list[tuple[str, str]]], object],
+    ) -> None:
+        """List the completed stories to regenerate and to show."""
         page = self._page
-        page.retry.disabled = not can_retry
         _offer(page.regenerate_file, [(name, index) for name, index, _ in stories])
-        page.regenerate.disabled = not stories
-        self._media.set_stories([(name, story_id) for name, _, story_id in stories])
-
-    def drop_view(self) -> None:
-        """Remove the progress view (it stops following its run)."""
-        if self._view is not None:
-            self._view.close()
-            self._view.widget.close()
-            self._view = None
-        self._page.progress_slot.children = ()
+        page.regenerate_box.layout.display = None if stories else "none"
+        set_stories([(name, story_id) for name, _, story_id in stories])
 
 
-def _offer(dropdown: Any, options: list[tuple[str, int]]) -> None:
+def _offer(dropdown: object, options: list[tuple[str, int]]) -> None:
     """Set a dropdown's choices, keeping its choice if still offered, else the first one."""
-    current = dropdown.value
+    current = getattr(dropdown, "value", None)
     values = [value for _, value in options]
-    if list(dropdown.options) != options:
-        dropdown.options = options
-    dropdown.value = current if current in values else (values[0] if values else None)
+    if list(getattr(dropdown, "options", ())) != options:
+        dropdown.options = options  # type: ignore[attr-defined]
+    wanted = current if current in values else (values[0] if values else None)
+    if getattr(dropdown, "value", None) != wanted:
+        dropdown.value = wanted  # type: ignore[attr-defined]

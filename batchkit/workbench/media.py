@@ -1,9 +1,11 @@
-"""The media of a finished story: its images as thumbnails and its audio as a player.
+"""The media of a finished story: its text, its images as thumbnails, its audio as players.
 
 Nothing is fetched until the user picks a story, and only that story's media is held: picking
-another (or none) closes the previous widgets, so the notebook keeps at most one story's media.
-The panel takes the fetching as callables (the workbench passes the client's), and a slow answer
-for a story no longer picked is dropped.
+another (or none) drops the previous one's bytes. The story's list of media comes first and
+shows at once (each item "loading…"); the images and clips are then fetched a few at a time and
+each appears as it arrives. A slow answer for a story no longer picked is dropped. The panel
+takes the fetching as callables (the workbench passes the client's), and every pick reaches it
+through the page's task keeper, on the page's loop.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from typing import Any, Final
 import ipywidgets as widgets
 
 from batchkit.contract.rest import StoryResponse
-from batchkit.widgets import close_tree
-from batchkit.workbench.tasks import TaskKeeper
+from batchkit.widgets import TaskKeeper, close_tree, describe_error
+from batchkit.widgets.media_view import MediaItem, MediaView
 
 __all__ = ["MediaPanel", "media_format"]
 
@@ -26,6 +28,8 @@ BytesFetcher = Callable[[str], Awaitable[bytes]]
 
 _NONE: Final = ""
 _EXCERPT: Final = 600
+_ALT: Final = 240
+_AT_ONCE: Final = 4
 _SIGNATURES: Final = (
     (b"\x89PNG\r\n\x1a\n", "png"),
     (b"\xff\xd8\xff", "jpeg"),
@@ -35,6 +39,7 @@ _SIGNATURES: Final = (
     (b"OggS", "ogg"),
     (b"fLaC", "flac"),
 )
+_EMPTY: Final = "Stories appear here once files complete."
 
 
 def media_format(data: bytes, url: str) -> str:
@@ -50,8 +55,44 @@ def media_format(data: bytes, url: str) -> str:
     return "jpeg" if suffix == "jpg" else suffix
 
 
+def _alt(story: StoryResponse, number: int, count: int, prompt: str) -> str:
+    about = " ".join(prompt.split())
+    if len(about) > _ALT:
+        about = about[:_ALT].rstrip() + "…"
+    head = f"Image {number} of {count} for “{story.title}”"
+    return f"{head}: {about}" if about else head
+
+
+def _items(story: StoryResponse, max_images: int) -> list[tuple[MediaItem, str]]:
+    """Every medium of ``story`` to show, with the URL of its bytes."""
+    media = story.media
+    if media is None:
+        return []
+    images = media.images[:max_images]
+    found: list[tuple[MediaItem, str]] = [
+        (
+            MediaItem(
+                f"image-{image.index}",
+                "image",
+                f"Image {number}",
+                _alt(story, number, len(images), image.prompt),
+            ),
+            image.url,
+        )
+        for number, image in enumerate(images, start=1)
+    ]
+    if media.merged_audio is not None:
+        label = f"The whole story read aloud ({media.merged_audio.duration_sec:.0f} s)"
+        found.append((MediaItem("audio-merged", "audio", label, label), media.merged_audio.url))
+        return found
+    for clip in media.audio:
+        label = f"Audio, part {clip.index + 1} ({clip.duration_sec:.0f} s)"
+        found.append((MediaItem(f"audio-{clip.index}", "audio", label, label), clip.url))
+    return found
+
+
 class MediaPanel:
-    """Pick a finished story; see its text, image thumbnails and an audio player."""
+    """Pick a finished story; see its text, image thumbnails and audio players."""
 
     def __init__(
         self,
@@ -60,10 +101,12 @@ class MediaPanel:
         keeper: TaskKeeper,
         *,
         max_images: int = 12,
+        report: Callable[[str], object] | None = None,
     ) -> None:
         self._fetch_story = fetch_story
         self._fetch_bytes = fetch_bytes
         self._keeper = keeper
+        self._report = report
         self._max_images = max_images
         self._shown: str = _NONE
         self._fetching: asyncio.Task[None] | None = None
@@ -73,17 +116,26 @@ class MediaPanel:
             value=_NONE,
             description="Story",
             tooltip="A finished story whose images and audio to show",
+            layout=widgets.Layout(min_width="0", width="auto", max_width="100%"),
         )
         self.choice.add_class("bk-media-choice")
-        self.choice.observe(self._picked, names="value")
+        self.choice.observe(
+            keeper.callback(self._picked, failure="could not show the story", report=report),
+            names="value",
+        )
+        self.empty = widgets.HTML(value=f'<p class="bk-empty-note">{_EMPTY}</p>')
         self.status = widgets.HTML(value="")
         self.status.add_class("bk-media-status")
-        self.body = widgets.VBox([])
+        self.text = widgets.HTML(value="")
+        self.text.add_class("bk-media-text")
+        self.view = MediaView(keeper=keeper)
+        self.body = widgets.VBox([self.text, self.view], layout=widgets.Layout(width="100%"))
         self.body.add_class("bk-media-body")
         self.widget = widgets.VBox(
-            [self.choice, self.status, self.body], layout=widgets.Layout(width="100%")
+            [self.empty, self.choice, self.status, self.body], layout=widgets.Layout(width="100%")
         )
         self.widget.add_class("bk-media")
+        self._offer_shown(False)
 
     @property
     def shown(self) -> str:
@@ -95,6 +147,7 @@ class MediaPanel:
         options = [("(pick a finished story)", _NONE), *stories]
         current = self.choice.value
         keep = current if any(story_id == current for _, story_id in options) else _NONE
+        self._offer_shown(bool(stories))
         if list(self.choice.options) == options:
             return
         # New options reset a dropdown's value: that must not count as the user's pick.
@@ -107,10 +160,18 @@ class MediaPanel:
         if keep == _NONE and self._shown != _NONE:
             self._show_nothing()
 
+    def _offer_shown(self, any_story: bool) -> None:
+        self.empty.layout.display = "none" if any_story else None
+        self.choice.layout.display = None if any_story else "none"
+
     def clear(self) -> None:
-        """Forget every story and close the media shown."""
+        """Forget every story and drop the media shown."""
         self.set_stories([])
         self._show_nothing()
+
+    def close(self) -> None:
+        self.clear()
+        close_tree(self.widget)
 
     def _picked(self, change: dict[str, Any]) -> None:
         if self._quiet:
@@ -121,76 +182,69 @@ class MediaPanel:
         if story_id == _NONE:
             self._show_nothing()
             return
-        self._fetching = self._keeper.spawn(
-            self.show(story_id), failure="could not fetch the story's media"
+        task = self._keeper.spawn(
+            self.show(story_id), failure="could not fetch the story's media", report=self._report
         )
+        assert isinstance(task, asyncio.Task)  # a callback runs on the page's thread
+        self._fetching = task
 
     async def show(self, story_id: str) -> None:
-        """Fetch story ``story_id`` and its media, and show them (unless another was picked)."""
+        """Fetch story ``story_id`` and show it, then each medium as it arrives."""
         self._shown = story_id
-        self.status.value = "<em>fetching the story's media…</em>"
+        self.status.value = "<em>fetching the story…</em>"
         try:
             story = await self._fetch_story(story_id)
-            parts = await self._media_widgets(story)
         except BaseException:
             if self._shown == story_id:
                 self.status.value = ""
             raise
-        if self._shown != story_id:  # picked another story meanwhile: drop this answer
-            for part in parts:
-                part.close()
-            return
-        self._replace_body([self._text(story), *parts])
-        self.status.value = ""
+        if self._shown != story_id:
+            return  # picked another story meanwhile: drop this answer
+        found = _items(story, self._max_images)
+        self.text.value = self._text(story, bool(found))
+        self.view.set_items([item for item, _ in found])
+        await self._fetch_all(story_id, found)
 
-    async def _media_widgets(self, story: StoryResponse) -> list[Any]:
-        media = story.media
-        if media is None:
-            return [widgets.HTML(value="<em>This server did not list the story's media.</em>")]
-        images = [await self._image(item.url) for item in media.images[: self._max_images]]
-        parts: list[Any] = []
-        if images:
-            gallery = widgets.Box(images, layout=widgets.Layout(flex_flow="row wrap"))
-            gallery.add_class("bk-media-images")
-            parts.append(gallery)
-        clips = [(media.merged_audio.url, "merged audio")] if media.merged_audio else []
-        clips = clips or [(clip.url, f"audio chunk {clip.index + 1}") for clip in media.audio]
-        for url, label in clips:
-            parts.append(await self._audio(url, label))
-        if not parts:
-            parts.append(widgets.HTML(value="<em>This story has no images or audio.</em>"))
-        return parts
+    async def _fetch_all(self, story_id: str, found: list[tuple[MediaItem, str]]) -> None:
+        gate = asyncio.Semaphore(_AT_ONCE)
+        arrived = 0
 
-    async def _image(self, url: str) -> Any:
-        data = await self._fetch_bytes(url)
-        image = widgets.Image(value=data, format=media_format(data, url), width=160)
-        image.add_class("bk-media-image")
-        return image
+        async def fetch(item: MediaItem, url: str) -> None:
+            nonlocal arrived
+            async with gate:
+                try:
+                    data = await self._fetch_bytes(url)
+                except Exception as error:  # one medium lost is said where it would be
+                    if self._shown == story_id:
+                        self.view.failed(item.id, describe_error(error))
+                    return
+            if self._shown == story_id:
+                self.view.put(item.id, data, media_format(data, url))
+                arrived += 1
+                self._say_progress(arrived, len(found))
 
-    async def _audio(self, url: str, label: str) -> Any:
-        data = await self._fetch_bytes(url)
-        player = widgets.Audio(
-            value=data, format=media_format(data, url), autoplay=False, loop=False, controls=True
-        )
-        player.add_class("bk-media-audio")
-        caption = widgets.HTML(value=f"<span>{html.escape(label)}</span>")
-        return widgets.VBox([caption, player])
+        self._say_progress(0, len(found))
+        await asyncio.gather(*(fetch(item, url) for item, url in found))
+
+    def _say_progress(self, arrived: int, count: int) -> None:
+        words = "" if arrived == count else f"<em>{arrived} of {count} media in…</em>"
+        self.status.value = words
 
     @staticmethod
-    def _text(story: StoryResponse) -> Any:
+    def _text(story: StoryResponse, has_media: bool) -> str:
         text = story.generated_content or ""
         excerpt = text if len(text) <= _EXCERPT else text[:_EXCERPT].rstrip() + "…"
         title = html.escape(story.title)
         body = html.escape(excerpt) if excerpt else "<em>(no text yet)</em>"
-        return widgets.HTML(value=f"<h4>{title}</h4><p>{body}</p>")
+        note = ""
+        if story.media is None:
+            note = "<p><em>This server did not list the story's media.</em></p>"
+        elif not has_media:
+            note = "<p><em>This story has no images or audio.</em></p>"
+        return f"<h4>{title}</h4><p>{body}</p>{note}"
 
     def _show_nothing(self) -> None:
         self._shown = _NONE
-        self._replace_body([])
+        self.text.value = ""
+        self.view.clear()
         self.status.value = ""
-
-    def _replace_body(self, parts: list[Any]) -> None:
-        old = list(self.body.children)
-        self.body.children = tuple(parts)
-        for widget in old:
-            close_tree(widget)

@@ -2,8 +2,9 @@
 
 The browser half (``upload.js``) is driven the way a kernel hears it: each message goes into
 the widget's comm as a ``comm_msg`` with its binary buffers (``comm.handle_msg``), and the
-kernel's answers are read from the recording comm (see ``conftest``). The real browser path is
-covered by the browser tests.
+kernel's answers are read from the recording comm (see ``conftest``). The zone's files are read
+from the page's one file table (a :class:`BatchView` of the zone). The real upload.js is tested
+in a browser (``tests/browser/test_upload_js.py``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from typing import Any
 
 import pytest
 
+from batchkit.errors import InputError
 from batchkit.samples import sample_paths
-from batchkit.widgets import CHUNK_BYTES, EntryState, UploadZone, upload_zone
+from batchkit.widgets import CHUNK_BYTES, BatchView, EntryState, TableRow, UploadZone, upload_zone
 from widgets.conftest import Recorder
-from widgets.story_events import make_run
 
 MIB = 1024 * 1024
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -86,15 +87,28 @@ def browser(zone: UploadZone, comms: Recorder) -> Browser:
     return Browser(zone, comms)
 
 
+@pytest.fixture
+def view(zone: UploadZone) -> Iterator[BatchView]:
+    made = BatchView(zone)
+    yield made
+    made.close()
+
+
+def row(view: BatchView, name: str) -> TableRow:
+    view.flush()
+    return view.row(name)
+
+
 def all_widgets(root: Any) -> Iterator[Any]:
     yield root
     for child in getattr(root, "children", ()):
         yield from all_widgets(child)
 
 
-def shown_html(zone: UploadZone) -> str:
-    """Every HTML value the zone shows (what the page would render as markup)."""
-    return "\n".join(str(w.value) for w in all_widgets(zone.widget) if type(w).__name__ == "HTML")
+def shown_html(view: BatchView) -> str:
+    """The markup the file table shows."""
+    view.flush()
+    return view.html["table"]
 
 
 def text_document(size: int) -> bytes:
@@ -102,7 +116,9 @@ def text_document(size: int) -> bytes:
 
 
 # ---------------------------------------------------------------- the chunked path
-def test_a_10_mib_file_arrives_intact_in_40_chunks(zone: UploadZone, browser: Browser) -> None:
+def test_a_10_mib_file_arrives_intact_in_40_chunks(
+    zone: UploadZone, browser: Browser, view: BatchView
+) -> None:
     data = text_document(10 * MIB)  # the contract's maximum, accepted (the limit is inclusive)
     answers, upload_id = browser.upload("big story.txt", data)
 
@@ -118,17 +134,19 @@ def test_a_10_mib_file_arrives_intact_in_40_chunks(zone: UploadZone, browser: Br
     assert document.path.name != "big story.txt"
     assert hashlib.sha256(document.path.read_bytes()).digest() == hashlib.sha256(data).digest()
     assert zone.rejections == []
-    row = zone.row("big story.txt")
-    assert row.kernel_bar.value == 1.0
-    assert "✓" in row.info.value
-    assert "accepted" in row.info.value
-    assert "bk-file-error" not in row.error._dom_classes
+    shown = row(view, "big story.txt")
+    assert (shown.check, shown.check_reason, shown.error) == ("accepted", None, None)
+    assert (shown.upload.fraction, shown.upload.words) == (0.5, "in the kernel")  # half-way
+    assert "✓</span> accepted" in view.html["table"]
 
 
-def test_no_file_bytes_reach_any_synced_trait(zone: UploadZone, browser: Browser) -> None:
+def test_no_file_bytes_reach_any_synced_trait(
+    zone: UploadZone, browser: Browser, view: BatchView
+) -> None:
     browser.upload("story.txt", text_document(3 * CHUNK_BYTES + 5))
     assert len(zone.documents) == 1
-    for widget in [*all_widgets(zone.widget), zone.upload]:
+    view.flush()
+    for widget in [*all_widgets(zone.widget), *all_widgets(view.widget), zone.upload]:
         state = widget.get_state()
         for key, value in state.items():
             if key in ("_esm", "_css"):  # the widget's own code, the same for every upload
@@ -139,7 +157,7 @@ def test_no_file_bytes_reach_any_synced_trait(zone: UploadZone, browser: Browser
 
 
 def test_a_received_copy_is_deleted_on_remove_clear_and_close(
-    tmp_path: Path, zone: UploadZone, browser: Browser, comms: Recorder
+    tmp_path: Path, zone: UploadZone, browser: Browser, comms: Recorder, view: BatchView
 ) -> None:
     browser.upload("a.txt", TEXT)
     browser.upload("b.txt", TEXT)
@@ -147,18 +165,21 @@ def test_a_received_copy_is_deleted_on_remove_clear_and_close(
     assert first is not None
     assert second is not None
     assert first.exists()
-    zone.row("a.txt").remove.click()
+    view.table.press("remove", row(view, "a.txt").key)  # the × of its row, as the page sends it
     assert not first.exists()
     assert [d.name for d in zone.documents] == ["b.txt"]
+    assert [r.name for r in (view.flush(), view.rows)[1]] == ["b.txt"]
     since = len(comms.sent)
     zone.clear_button.click()  # asks first: removing everything loses work
     assert second.exists()
-    [dialog] = zone._confirm_slot.children
+    [dialog] = zone.confirm_slot.children
     yes = next(w for w in dialog.children if "bk-confirm-yes" in w._dom_classes)
     yes.click()
     assert not second.exists()
     assert zone.documents == []
-    assert zone.file_list.children == ()
+    view.flush()
+    assert view.rows == []
+    assert "No documents chosen yet" in view.html["table"]  # words, not "0 accepted · 0 bytes"
     assert {"type": "reset"} in comms.custom(since)
     browser.upload("c.txt", TEXT)
     folder = zone.documents[0].path.parent  # type: ignore[union-attr]
@@ -176,7 +197,7 @@ def test_a_received_copy_is_deleted_on_remove_clear_and_close(
     ],
 )
 def test_disguised_files_are_rejected_after_the_last_chunk(
-    zone: UploadZone, browser: Browser, name: str, data: bytes, reason: str
+    zone: UploadZone, browser: Browser, view: BatchView, name: str, data: bytes, reason: str
 ) -> None:
     answers, _ = browser.upload(name, data, chunk=512)
     done = answers[-1]
@@ -188,12 +209,13 @@ def test_disguised_files_are_rejected_after_the_last_chunk(
     assert rejection.name == name
     assert reason in rejection.reason
     assert list(zone._receiver.directory.iterdir()) == []  # the rejected copy is gone
-    row = zone.row(name)
-    assert reason in row.error.value
-    assert "✗" in row.info.value
-    assert "rejected" in row.info.value
-    assert "bk-file-rejected" in row.box._dom_classes
-    assert "bk-file-error" in row.error._dom_classes
+    shown = row(view, name)
+    assert shown.check == "rejected"
+    assert shown.check_reason is not None
+    assert reason in shown.check_reason
+    assert shown.error is None  # the reason is said once, in the check
+    assert view.html["table"].count(reason) == 1
+    assert "bk-row-check-rejected" in view.html["table"]
 
 
 def test_the_eleventh_file_and_a_duplicate_are_rejected(zone: UploadZone, browser: Browser) -> None:
@@ -260,13 +282,13 @@ def test_a_malformed_message_is_answered_not_raised(zone: UploadZone, browser: B
 
 
 def test_files_the_browser_refused_are_listed_with_escaped_names(
-    zone: UploadZone, browser: Browser
+    zone: UploadZone, browser: Browser, view: BatchView
 ) -> None:
     browser.send(
         {"type": "refused", "name": "<script>x.exe", "size": 3, "reason": "is a .exe file"}
     )
     browser.upload(XSS, TEXT)
-    html = shown_html(zone)
+    html = shown_html(view)
     assert XSS not in html
     assert "<script>" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;.txt" in html
@@ -276,14 +298,17 @@ def test_files_the_browser_refused_are_listed_with_escaped_names(
 
 
 # ---------------------------------------------------------------- the kernel's disk
-def test_files_from_the_kernels_disk_pass_the_same_checks(tmp_path: Path, zone: UploadZone) -> None:
+def test_files_from_the_kernels_disk_pass_the_same_checks(
+    tmp_path: Path, zone: UploadZone, view: BatchView
+) -> None:
     disguised = tmp_path / "disguised.docx"
     disguised.write_bytes((FIXTURES / "legacy.doc").read_bytes())
     zone.add_paths([*sample_paths(), disguised, tmp_path / "missing.txt"])
     assert [d.name for d in zone.documents] == [p.name for p in sample_paths()]
     assert all(d.path in sample_paths() for d in zone.documents)  # used in place, not copied
     assert {r.name for r in zone.rejections} == {"disguised.docx", "missing.txt"}
-    assert "no such file" in zone.row("missing.txt").error.value
+    assert "no such file" in str(row(view, "missing.txt").check_reason)
+    assert row(view, sample_paths()[0].name).upload.words == "on the kernel's disk"
     assert all(e.state is not EntryState.RECEIVING for e in zone.entries)
 
 
@@ -299,57 +324,46 @@ def test_the_file_chooser_adds_the_selected_file(tmp_path: Path, zone: UploadZon
     assert changes == [1]
 
 
-# ---------------------------------------------------------------- the second leg
-async def test_follow_shows_the_kernel_to_server_leg(zone: UploadZone, browser: Browser) -> None:
-    browser.upload("a.txt", TEXT * 20)
-    browser.upload("b.txt", TEXT * 20)
-    run = make_run(["a.txt", "b.txt"], steps=["story"])  # both uploaded already
-    fresh = type(run)(run.plan.files, steps=["story"])
-    zone.follow(fresh)
-    await zone.settled()
-    assert zone.row("a.txt").server_bar.value == 0.0
-    fresh.mark_upload_progress(0, 500, 1000)
-    fresh.mark_uploaded(1, "http://srv/u/b.txt")
-    await zone.settled()
-    assert zone.row("a.txt").server_bar.value == 0.5
-    assert "server 50%" in zone.row("a.txt").legs.value
-    assert zone.row("b.txt").server_bar.value == 1.0
-    assert "✓ uploaded" in zone.row("b.txt").legs.value
-    assert "on the server 75%" in zone.summary.value
-    assert zone.overall.value == 0.75  # both files the same size: (0.5 + 1.0) / 2
-
-
+# ---------------------------------------------------------------- drawing
 async def test_chunk_progress_is_drawn_through_the_throttle(
-    zone: UploadZone, browser: Browser, comms: Recorder
+    zone: UploadZone, browser: Browser, comms: Recorder, view: BatchView
 ) -> None:
     data = text_document(40 * CHUNK_BYTES)
     started = time.perf_counter()
     answers = browser.send({"type": "start", "id": "u", "name": "a.txt", "size": len(data)})
     assert answers[-1]["type"] == "ready"
-    await zone.settled()  # a new row is urgent: drawn on the loop's next turn
-    bar = zone.row("a.txt").kernel_bar
+    await view.settled()  # a new row is urgent: drawn on the loop's next turn
+    table = view.table
     before = len(comms.sent)
     for index in range(40):
         offset = index * CHUNK_BYTES
         chunk = {"type": "chunk", "id": "u", "index": index, "offset": offset}
         browser.send(chunk, [data[offset : offset + CHUNK_BYTES]])
         await asyncio.sleep(0)  # yield the loop, as the kernel does between comm messages
-    await zone.settled()
+    await view.settled()
     elapsed = time.perf_counter() - started
-    bar_updates = [s for s in comms.updates(before) if s.comm_id == bar.comm.comm_id]
-    assert 1 <= len(bar_updates) <= 10 * elapsed + 1
-    assert bar.value == 1.0
-    assert "kernel 100%" in zone.row("a.txt").legs.value
+    table_updates = [s for s in comms.updates(before) if s.comm_id == table.comm.comm_id]
+    assert 1 <= len(table_updates) <= 10 * elapsed + 1
+    assert row(view, "a.txt").upload.words == "to the kernel 100%"
 
 
-def test_a_disabled_zone_refuses_removals(zone: UploadZone, browser: Browser) -> None:
+def test_a_locked_zone_refuses_changes_and_says_why(
+    zone: UploadZone, browser: Browser, view: BatchView
+) -> None:
     browser.upload("a.txt", TEXT)
-    zone.disabled = True
+    zone.lock("the files are being sent to the server")
     assert zone.upload.disabled
-    assert zone.row("a.txt").remove.disabled
+    assert zone.upload.disabled_reason == "the files are being sent to the server"
+    assert not row(view, "a.txt").removable
+    assert 'aria-disabled="true"' in view.html["table"]  # still focusable, and says why:
+    assert "the files are being sent to the server" in view.html["table"]
     assert zone.clear_button.disabled
-    zone.disabled = False
-    assert not zone.row("a.txt").remove.disabled
+    with pytest.raises(InputError, match="being sent"):
+        zone.remove("a.txt")
+    answers = browser.send({"type": "start", "id": "late", "name": "b.txt", "size": 10})
+    assert answers[-1]["type"] == "failed"  # the kernel refuses too, not only the browser
+    zone.unlock()
+    assert row(view, "a.txt").removable
 
 
 def test_a_cancelled_or_bufferless_upload_is_dropped(zone: UploadZone, browser: Browser) -> None:
@@ -364,4 +378,18 @@ def test_a_cancelled_or_bufferless_upload_is_dropped(zone: UploadZone, browser: 
         "the browser could not send it: a chunk came with 0 buffers instead of one",
     ]
     assert not zone.receiving
+    assert list(zone._receiver.directory.iterdir()) == []
+
+
+def test_a_file_the_browser_gave_up_on_is_dropped_even_once_accepted(
+    zone: UploadZone, browser: Browser
+) -> None:
+    # A busy kernel answers late: the browser, having waited too long, tells the user the file
+    # was not sent and says "cancel"; the kernel, which had accepted it meanwhile, drops it too.
+    _, upload_id = browser.upload("late.txt", TEXT)
+    assert [d.name for d in zone.documents] == ["late.txt"]
+    browser.send({"type": "cancel", "id": upload_id, "reason": "the kernel did not answer"})
+    assert zone.documents == []
+    assert [r.name for r in zone.rejections] == ["late.txt"]
+    assert "the kernel did not answer" in zone.rejections[0].reason
     assert list(zone._receiver.directory.iterdir()) == []

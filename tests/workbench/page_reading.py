@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from batchkit.server.launcher import EmbeddedServer
+from batchkit.widgets import LiveHTML
 from batchkit.workbench import Workbench
 from workbench.made_runs import USERS
 
@@ -16,13 +18,15 @@ PASSWORD = USERS["ada"]
 
 
 async def open_workbench(server: EmbeddedServer, tmp_path: Path) -> Workbench:
-    return await Workbench.open(
+    """A workbench on ``server``, once it is logged in."""
+    workbench = await Workbench.open(
         server.url,
         username="ada",
         password=PASSWORD,
         presets_dir=tmp_path / "presets",
         start_dir=str(tmp_path),
     )
+    return await workbench.ready()
 
 
 def strings_in(widget: Any, seen: set[int] | None = None) -> Iterator[str]:
@@ -62,6 +66,8 @@ def page_html(widget: Any, seen: set[int] | None = None) -> Iterator[str]:
     seen.add(id(widget))
     if isinstance(widget, widgets.HTML | widgets.HTMLMath):
         yield str(widget.value)
+    if isinstance(widget, LiveHTML):
+        yield str(widget.html)
     for child in getattr(widget, "children", ()):
         yield from page_html(child, seen)
 
@@ -69,3 +75,14 @@ def page_html(widget: Any, seen: set[int] | None = None) -> Iterator[str]:
 def last_notice(wb: Workbench) -> tuple[str, str]:
     notice = wb.notifier.log[-1]
     return notice.level.value, notice.text
+
+
+def last_notice_in(wb: Workbench, place: str) -> tuple[str, str]:
+    """The newest notice shown in ``place`` (beside the button that caused it)."""
+    notice = [n for n in wb.notifier.log if n.place == place][-1]
+    return notice.level.value, notice.text
+
+
+def reason(action: object) -> str:
+    """The words beside a button saying why it cannot run ("" when it can)."""
+    return re.sub(r"<[^>]*>", "", str(action.reason.value))  # type: ignore[attr-defined]

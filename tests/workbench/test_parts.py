@@ -1,61 +1,24 @@
-"""The workbench's small parts: background tasks, settings, media formats, what a run offers."""
+"""The workbench's small parts: settings, media formats, what a run offers and why not."""
 
 from __future__ import annotations
 
-import asyncio
 import struct
 
 import pytest
 
-from batchkit.errors import ConfigError, RunError
-from batchkit.files import Document
+from batchkit.errors import ConfigError
 from batchkit.samples import sample_paths
 from batchkit.tracker import BatchRun, PlannedFile
-from batchkit.widgets import Notifier
 from batchkit.workbench import (
     DEFAULT_PACE,
-    TaskKeeper,
     completed_stories,
-    describe_error,
     embedded_pace,
     media_format,
-    retryable,
+    retry_offer,
     uploads_over,
 )
+from batchkit.workbench.offers import regenerate_refusal, start_refusal
 from workbench.made_runs import MadeRun
-
-
-# ---------------------------------------------------------------- tasks
-async def test_a_failing_task_is_painted_into_the_notifier_not_lost() -> None:
-    notifier = Notifier()
-    keeper = TaskKeeper(notifier.error)
-
-    async def broken() -> None:
-        raise RunError("the server went away")
-
-    task = keeper.spawn(broken(), failure="could not start")
-    assert task in keeper.tasks  # referenced while it runs
-    await keeper.wait()
-    assert keeper.tasks == set()
-    assert keeper.failures == 1
-    notice = notifier.log[-1]
-    assert (notice.level.value, notice.text) == ("error", "could not start: the server went away")
-    assert "could not start: the server went away" in notifier.message
-
-
-async def test_cancelled_tasks_are_not_failures() -> None:
-    notifier = Notifier()
-    keeper = TaskKeeper(notifier.error)
-    keeper.spawn(asyncio.Event().wait(), failure="waiting")
-    await keeper.cancel_all()
-    assert keeper.failures == 0
-    assert notifier.log == []
-
-
-def test_describe_error_names_foreign_exceptions() -> None:
-    assert describe_error(RunError("no run")) == "no run"
-    assert describe_error(ValueError("bad")) == "ValueError: bad"
-    assert describe_error(KeyError()) == "KeyError"
 
 
 # ---------------------------------------------------------------- settings
@@ -83,12 +46,52 @@ def test_media_format_reads_the_first_bytes_before_the_url() -> None:
 # ---------------------------------------------------------------- what a run offers
 def test_only_accepted_failed_files_are_retried(failed_run: MadeRun) -> None:
     snapshot = failed_run.run.snapshot()
-    # Row i of a run is the i-th document the session was given; the bytes do not matter here.
-    documents = [Document.from_bytes(name, b"text") for name in failed_run.run.files["name"]]
-    again = retryable(snapshot, documents)
-    assert [d.name for d in again] == [p.name for p in sample_paths()[:2]]
+    # The session says which rows can be sent again; the rejected ones never are.
+    offer = retry_offer(snapshot, range(len(snapshot.files)), running=False)
+    assert [snapshot.files[i].name for i in offer.rows] == [p.name for p in sample_paths()[:2]]
+    assert offer.reason == ""
     assert completed_stories(snapshot) == []
     assert uploads_over(snapshot)
+
+
+def test_why_retry_cannot_run_is_said_in_words(failed_run: MadeRun) -> None:
+    snapshot = failed_run.run.snapshot()
+    offer = retry_offer(snapshot, (), running=False)
+    assert offer.rows == ()
+    names = [p.name for p in sample_paths()[:2]]
+    assert offer.reason == (
+        f"empty.txt and report.pdf were rejected: fix and add again; "
+        f"{names[0]} and {names[1]} were removed before reaching the server"
+    )
+    assert retry_offer(snapshot, (0, 1), running=True).reason == "the batch is still running"
+    assert retry_offer(None, (), running=False).reason == "nothing has run yet"
+
+
+def test_why_start_and_regenerate_cannot_run() -> None:
+    base = {"waiting_for": "", "closed": False, "receiving": False, "documents": 2, "rejected": 0}
+    assert start_refusal(**base, problems=[]) == ""
+    assert start_refusal(**{**base, "documents": 0}, problems=[]) == "add documents first"
+    assert start_refusal(**{**base, "documents": 0, "rejected": 1}, problems=[]) == (
+        "every file in the list was rejected"
+    )
+    assert start_refusal(**{**base, "receiving": True}, problems=[]) == (
+        "files are still arriving from the browser"
+    )
+    assert start_refusal(**{**base, "waiting_for": "logging in"}, problems=[]) == (
+        "waiting for the server: logging in"
+    )
+    problems = [("Words per image", "must be between 50 and 2000 words, not 10"), ("B", "c")]
+    assert start_refusal(**base, problems=problems) == (
+        "fix the settings first: Words per image: must be between 50 and 2000 words, not 10 "
+        "(and 1 more)"
+    )
+    assert regenerate_refusal(0, "", lambda _: False) == "write a prompt for the new story"
+    assert regenerate_refusal(0, "x" * 2001, lambda _: False).startswith("the prompt is 2,001")
+    assert regenerate_refusal(0, "a", lambda _: True, running_name="a.txt") == (
+        "a.txt is still being generated"
+    )
+    assert regenerate_refusal(None, "a", lambda _: False) == "no story has completed yet"
+    assert regenerate_refusal(0, "a", lambda _: False) == ""
 
 
 def test_completed_files_offer_their_stories(completed_run: MadeRun) -> None:
