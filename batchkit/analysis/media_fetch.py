@@ -17,7 +17,7 @@ from pathlib import Path
 
 from batchkit.analysis.comparison import GridPoint
 from batchkit.analysis.matrix import ComparisonMatrix, RunsGiven, comparison_matrix
-from batchkit.analysis.media_formats import MIME_TYPES, media_format
+from batchkit.analysis.media_formats import MIME_TYPES
 from batchkit.analysis.media_store import (
     MANIFEST,
     CachedFile,
@@ -31,6 +31,7 @@ from batchkit.analysis.media_store import (
 from batchkit.analysis.sources import RunLike
 from batchkit.client import StoryClient
 from batchkit.contract.rest import StoryResponse
+from batchkit.contract.signatures import media_format
 from batchkit.errors import BatchkitError
 
 __all__ = ["MediaFetch", "fetch_media", "open_matrix"]

@@ -27,7 +27,6 @@ __all__ = [
     "as_media",
     "audio_clip",
     "for_browser",
-    "media_format",
     "mulaw_encode",
     "thumbnail",
     "wav_seconds",

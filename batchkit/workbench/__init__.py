@@ -6,7 +6,7 @@ settings, press Start, and follow each file; ``wb.run`` and ``wb.files`` hold th
 next cells. From code: ``wb.add_files(paths)``, ``await wb.start()``, ``await wb.wait()``.
 """
 
-from batchkit.workbench.media import MediaPanel, media_format
+from batchkit.workbench.media import MediaPanel
 from batchkit.workbench.offers import RetryOffer, completed_stories, retry_offer, uploads_over
 from batchkit.workbench.readable import make_readable, readable_frame
 from batchkit.workbench.settings import DEFAULT_PACE, embedded_pace
@@ -20,7 +20,6 @@ __all__ = [
     "completed_stories",
     "embedded_pace",
     "make_readable",
-    "media_format",
     "readable_frame",
     "retry_offer",
     "uploads_over",

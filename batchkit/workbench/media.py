@@ -18,10 +18,11 @@ from typing import Any, Final
 import ipywidgets as widgets
 
 from batchkit.contract.rest import StoryResponse
+from batchkit.contract.signatures import media_format
 from batchkit.widgets import TaskKeeper, close_tree, describe_error
 from batchkit.widgets.media_view import MediaItem, MediaView
 
-__all__ = ["MediaPanel", "media_format"]
+__all__ = ["MediaPanel"]
 
 StoryFetcher = Callable[[str], Awaitable[StoryResponse]]
 BytesFetcher = Callable[[str], Awaitable[bytes]]
@@ -30,29 +31,7 @@ _NONE: Final = ""
 _EXCERPT: Final = 600
 _ALT: Final = 240
 _AT_ONCE: Final = 4
-_SIGNATURES: Final = (
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"\xff\xd8\xff", "jpeg"),
-    (b"GIF8", "gif"),
-    (b"ID3", "mp3"),
-    (b"\xff\xfb", "mp3"),
-    (b"OggS", "ogg"),
-    (b"fLaC", "flac"),
-)
 _EMPTY: Final = "Stories appear here once files complete."
-
-
-def media_format(data: bytes, url: str) -> str:
-    """The format of media ``data`` (``png``, ``wav``...), by its first bytes, else the URL."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        return "wav"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    for signature, name in _SIGNATURES:
-        if data.startswith(signature):
-            return name
-    suffix = url.rsplit("?", 1)[0].rsplit(".", 1)[-1].lower()
-    return "jpeg" if suffix == "jpg" else suffix
 
 
 def _alt(story: StoryResponse, number: int, count: int, prompt: str) -> str:
