@@ -6,6 +6,7 @@ import struct
 
 import pytest
 
+from batchkit.contract.signatures import media_format
 from batchkit.errors import ConfigError
 from batchkit.samples import sample_paths
 from batchkit.tracker import BatchRun, PlannedFile
@@ -13,7 +14,6 @@ from batchkit.workbench import (
     DEFAULT_PACE,
     completed_stories,
     embedded_pace,
-    media_format,
     retry_offer,
     uploads_over,
 )
