@@ -201,6 +201,17 @@ def _fold(run: BatchRun, facts: list[Fact]) -> pd.DataFrame:
     return BatchRun.replay([run.plan, *facts]).files
 
 
+def _disordered(data: st.DataObject, setup: list[Fact], facts: list[Fact]) -> list[Fact]:
+    """``facts`` in a drawn order with drawn repeats, after ``setup`` (or, drawn, before it)."""
+    shuffled = data.draw(st.permutations(facts), label="order")
+    repeats = data.draw(st.lists(st.sampled_from(facts), max_size=len(facts)), label="repeats")
+    for repeat in repeats:
+        shuffled.insert(data.draw(st.integers(0, len(shuffled)), label="where"), repeat)
+    if data.draw(st.booleans(), label="setup last"):
+        return shuffled + setup  # even the batch arrives after what is about it
+    return setup + shuffled
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=runs(), data=st.data())
 def test_any_order_and_any_repeats_fold_to_the_same_table(
@@ -208,15 +219,7 @@ def test_any_order_and_any_repeats_fold_to_the_same_table(
 ) -> None:
     run, setup, facts = case
     expected = _fold(run, setup + facts)
-    shuffled = data.draw(st.permutations(facts), label="order")
-    repeats = data.draw(st.lists(st.sampled_from(facts), max_size=len(facts)), label="repeats")
-    for repeat in repeats:
-        position = data.draw(st.integers(0, len(shuffled)), label="where")
-        shuffled.insert(position, repeat)
-    everything = setup + shuffled
-    if data.draw(st.booleans(), label="setup last"):
-        everything = shuffled + setup  # even the batch arrives after its events
-    folded = _fold(run, everything)
+    folded = _fold(run, _disordered(data, setup, facts))
     pd.testing.assert_frame_equal(folded, expected)
     assert folded["status"].isin(["completed", "failed"]).all()
 
@@ -320,14 +323,7 @@ def test_production_facts_fold_to_the_same_table_in_any_order(
 ) -> None:
     run, setup, facts = case
     expected = _fold(run, setup + facts)
-    shuffled = data.draw(st.permutations(facts), label="order")
-    repeats = data.draw(st.lists(st.sampled_from(facts), max_size=len(facts)), label="repeats")
-    for repeat in repeats:
-        shuffled.insert(data.draw(st.integers(0, len(shuffled)), label="where"), repeat)
-    everything = setup + shuffled
-    if data.draw(st.booleans(), label="setup last"):
-        everything = shuffled + setup  # the stories are read before their batch is known
-    folded = _fold(run, everything)
+    folded = _fold(run, _disordered(data, setup, facts))
     pd.testing.assert_frame_equal(folded, expected)
     # What the table claims, the server confirmed: a completed step had its flag read true.
     for column in ("story_status", "images_status", "audio_status"):

@@ -19,7 +19,8 @@ from batchkit.contract import PipelineStep
 from batchkit.errors import AuthError, RunError
 from batchkit.server.launcher import EmbeddedServer
 from batchkit.session import BatchSession, FollowOptions, new_run
-from batchkit.tracker import BatchRun, FileStatus, PlannedFile
+from batchkit.tracker import FileStatus, PlannedFile
+from session.conftest import wait_for
 
 FAST = FollowOptions(poll_interval=0.05, quiet_poll_interval=0.2, lost_after=0.5)
 
@@ -33,7 +34,7 @@ async def test_a_token_the_server_no_longer_accepts_ends_the_run_with_an_auth_er
     async with StoryClient(slow_server.url, token=token, env={}) as client:
         session = BatchSession(client, follow=FAST, runs_dir=tmp_path / "runs")
         run = await session.start(documents(2, 300), BatchConfig(generate_audio=False))
-        await until(run, lambda r: bool(r.batch_ids))
+        await wait_for(run, lambda r: bool(r.batch_ids))
         rotate_signing_key(slow_server)
         async with asyncio.timeout(30):  # a way out for the test, not a timing assertion
             with pytest.raises(AuthError, match="log in again") as refused:
@@ -77,8 +78,8 @@ async def test_a_regeneration_whose_events_beat_its_answer_is_followed_to_the_en
 
     async def generate_late(*args: object, **kwargs: object) -> object:
         answer = await send(*args, **kwargs)  # type: ignore[arg-type]
-        await until(run, lambda r: r.files.at[0, "story_status"] != "completed")
-        await until(run, lambda r: r.status_of(0) is not FileStatus.QUEUED)
+        await wait_for(run, lambda r: r.files.at[0, "story_status"] != "completed")
+        await wait_for(run, lambda r: r.status_of(0) is not FileStatus.QUEUED)
         return answer
 
     client.generate = generate_late  # type: ignore[method-assign]
@@ -130,18 +131,6 @@ async def test_retry_sends_the_failed_files_again_in_the_same_run_with_their_own
     assert session.retryable() == (0, 2)
     with pytest.raises(RunError, match="has not failed"):
         await session.retry([1])
-
-
-async def until(run: BatchRun, condition: Callable[[BatchRun], bool]) -> None:
-    """Return once ``condition(run)`` holds, checked after every change of the run."""
-    reached = asyncio.Event()
-    unsubscribe = run.subscribe(lambda r: reached.set() if condition(r) else None)
-    try:
-        if not condition(run):
-            async with asyncio.timeout(30):
-                await reached.wait()
-    finally:
-        unsubscribe()
 
 
 def rotate_signing_key(server: EmbeddedServer) -> None:

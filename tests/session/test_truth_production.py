@@ -22,6 +22,7 @@ from batchkit.contract import PipelineStep
 from batchkit.errors import StreamError
 from batchkit.session import BatchSession, FollowOptions
 from batchkit.tracker import BatchRun, FileStatus
+from session.conftest import wait_for
 
 FAST = FollowOptions(poll_interval=0.05, quiet_poll_interval=0.2, lost_after=0.5)
 FLAGS = {
@@ -189,7 +190,7 @@ async def test_a_batch_production_has_forgotten_ends_promptly_and_truthfully(
         async with client_of(double) as client:
             session = BatchSession(client, follow=FAST, runs_dir=tmp_path / "runs")
             run = await session.start([fast_doc, *slow_docs], BatchConfig(generate_audio=False))
-            await wait_until(run, lambda r: r.status_of(0) is FileStatus.COMPLETED)
+            await wait_for(run, lambda r: r.status_of(0) is FileStatus.COMPLETED)
             claimed = {sid: double.flag_history(sid) for sid in run.story_ids}
             double.forget()  # a restart with the memory gone
             async with asyncio.timeout(60):  # a way out, not a timing assertion
@@ -279,14 +280,3 @@ async def test_a_file_given_up_for_silence_is_followed_again_when_news_comes(
             await session.wait()
     assert given_up, "the slow file must have been given up for a while"
     assert list(run.files["status"]) == ["completed", "completed"]
-
-
-async def wait_until(run: BatchRun, condition: Callable[[BatchRun], bool]) -> None:
-    reached = asyncio.Event()
-    unsubscribe = run.subscribe(lambda r: reached.set() if condition(r) else None)
-    try:
-        if not condition(run):
-            async with asyncio.timeout(30):
-                await reached.wait()
-    finally:
-        unsubscribe()
