@@ -1,13 +1,16 @@
-"""Runs batches and single-story re-runs on a fixed number of workers, and resumes after a stop.
+"""Runs batches and single-story re-runs on the worker pool, and resumes after a stop.
 
 A batch first creates the story record of every input (``batch-stories-progress`` after each),
-then runs the stories' pipelines, at most ``workers`` at once across the whole server, and ends
-with ``batch-stories-complete`` once every pipeline has ended.
+then runs the stories' pipelines, at most ``workers`` of its own at once (the others stay
+``pending``), and ends with ``batch-stories-complete`` once every pipeline has ended. Batches
+do not wait for each other: their jobs meet in the pool's queue, which serves users, then
+batches, in turn (:mod:`batchkit.server.fair_queue`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Coroutine
 from datetime import UTC, datetime
@@ -25,6 +28,7 @@ from batchkit.contract import (
     story_room,
 )
 from batchkit.server.batch_store import BatchStore
+from batchkit.server.disk_space import while_disk_full
 from batchkit.server.pipeline import PipelineServices, StoryPipeline, forget_media
 from batchkit.server.plan import PipelinePlan
 from batchkit.server.records import BatchRecord, StoryRecord, utc_now
@@ -45,6 +49,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _log_crash(task: asyncio.Task[None]) -> None:
+    """Take the outcome of a finished task, so that nothing is left "never retrieved"."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        logger.error("%s crashed", task.get_name(), exc_info=exc)
+
+
 class BatchRunner:
     """Owns every pipeline task; :meth:`shutdown` interrupts them all."""
 
@@ -55,7 +65,7 @@ class BatchRunner:
         self._batches = batches
         self._stories = services.stories
         self._emitter = services.emitter
-        self._slots = asyncio.Semaphore(workers)
+        self._workers = workers
         self._resume = resume
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()
@@ -77,14 +87,21 @@ class BatchRunner:
         task = asyncio.create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_crash)
+
+    def warm_up(self) -> None:
+        """Start the engine workers in the background (the server's start does not wait)."""
+        self._services.jobs.warm_up()
 
     async def shutdown(self) -> None:
-        """Interrupt every pipeline; their state stays in the database for the next start."""
+        """Interrupt every pipeline (their state stays in the database for the next start),
+        then stop the engine workers."""
         self._gate.set()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._services.jobs.close()
 
     # ---------------------------------------------------------------- batches
     def start_batch(self, batch_id: str) -> None:
@@ -107,14 +124,21 @@ class BatchRunner:
                 )
             stories = await self._create_records(batch)
             await self._run_stories(stories, PipelinePlan.from_json(batch.auto_mode))
-            await self._finish_batch(batch)
+            await while_disk_full(lambda: self._finish_batch(batch), f"the end of batch {batch_id}")
         except Exception as exc:  # the batch itself broke, not one of its stories
             logger.error("batch %s failed", batch_id, exc_info=exc)
             message = f"the batch could not be processed: {type(exc).__name__}: {exc}"
-            await self._batches.set_status(batch_id, BatchState.FAILED, error=message)
-            await self._emitter.emit(
-                room, BatchStoriesError(batch_id=batch_id, error=message, timestamp=_now())
+            await while_disk_full(
+                lambda: self._record_batch_failure(batch_id, message),
+                f"the failure of batch {batch_id}",
             )
+
+    async def _record_batch_failure(self, batch_id: str, message: str) -> None:
+        await self._batches.set_status(batch_id, BatchState.FAILED, error=message)
+        await self._emitter.emit(
+            batch_room(batch_id),
+            BatchStoriesError(batch_id=batch_id, error=message, timestamp=_now()),
+        )
 
     async def _create_records(self, batch: BatchRecord) -> list[StoryRecord]:
         """Every input's story record (made now where missing), in input order."""
@@ -158,8 +182,9 @@ class BatchRunner:
                 )
                 self._busy.discard(story.id)
             return
+        slots = asyncio.Semaphore(self._workers)
         results = await asyncio.gather(
-            *(self._run_story(story) for story in pending), return_exceptions=True
+            *(self._run_story(story, slots) for story in pending), return_exceptions=True
         )
         for story, result in zip(pending, results, strict=True):
             if isinstance(result, BaseException) and not isinstance(result, Exception):
@@ -167,9 +192,10 @@ class BatchRunner:
             if isinstance(result, Exception):
                 logger.error("story %s crashed", story.id, exc_info=result)
 
-    async def _run_story(self, story: StoryRecord) -> None:
+    async def _run_story(self, story: StoryRecord, slots: asyncio.Semaphore | None = None) -> None:
+        """Run one story's pipeline, once one of its batch's ``slots`` is free (if it has)."""
         try:
-            async with self._slots:
+            async with slots or contextlib.nullcontext():
                 plan = PipelinePlan.from_json(story.auto_mode)
                 await StoryPipeline(self._services, story, plan).run()
         finally:

@@ -3,69 +3,26 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Protocol
+from typing import Final
 
-from batchkit.contract import (
-    MAX_FILE_BYTES,
-    MAX_FILES,
-    MAX_STORIES,
-    ImageStyle,
-    PipelineStep,
-)
+from batchkit.contract import MAX_FILE_BYTES, MAX_FILES, MAX_STORIES, PipelineStep
 from batchkit.errors import ConfigError
 
-__all__ = ["Engines", "ImageRenderer", "ServerSettings", "SpeechSynthesizer"]
+__all__ = ["ServerSettings"]
 
-
-class ImageRenderer(Protocol):
-    """Draws one PNG for one chunk of text."""
-
-    def __call__(
-        self, text: str, *, style: ImageStyle, index: int, prompt: str | None, path: Path
-    ) -> None: ...
-
-
-class SpeechSynthesizer(Protocol):
-    """Speaks one chunk of text into a WAV file and returns its length in seconds."""
-
-    def __call__(self, text: str, *, voice: str, model: str, path: Path) -> float: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Engines:
-    """The work a story needs, as plain callables, so another writer or voice can be plugged in.
-
-    Every callable is blocking; the server runs them in worker threads.
-    """
-
-    extract_text: Callable[[Path], str]
-    write_story: Callable[[str, str | None], str]
-    word_count: Callable[[str], int]
-    split_into_chunks: Callable[[str, int], list[str]]
-    render_image: ImageRenderer
-    synthesize: SpeechSynthesizer
-    merge_wavs: Callable[[Sequence[Path], Path], float]
-
-    @classmethod
-    def local(cls) -> Engines:
-        """The local engines of :mod:`batchkit.server.engines` (imported only when asked for)."""
-        from batchkit.server import engines
-
-        return cls(
-            extract_text=engines.extract_text,
-            write_story=engines.write_story,
-            word_count=engines.word_count,
-            split_into_chunks=engines.split_into_chunks,
-            render_image=engines.render_image,
-            synthesize=engines.synthesize,
-            merge_wavs=engines.merge_wavs,
-        )
-
-
+MIB: Final = 1024 * 1024
+_WORK_LIMITS: Final = (
+    "job_cpu_seconds",
+    "job_memory_bytes",
+    "job_wall_seconds",
+    "max_story_words",
+    "max_chunks_per_step",
+    "max_media_bytes_per_story",
+)
 _STEP_NAMES = frozenset(step.value for step in PipelineStep)
 
 
@@ -91,7 +48,14 @@ class ServerSettings:
     ``jwt_secret=None`` means: read it from ``data_dir/jwt-secret``, creating it the first time,
     so that tokens stay valid across a restart on the same data directory. ``users`` maps user
     names to passwords; they are created (or their passwords reset) when the server starts.
-    ``engines=None`` means the local engines.
+
+    Engine work runs in ``workers`` worker processes (:mod:`batchkit.server.worker_pool`); a
+    batch has at most ``workers`` stories in progress at once, and waiting jobs are served
+    round-robin across users, then batches. Each job is bounded by ``job_cpu_seconds`` of CPU,
+    ``job_memory_bytes`` of address space and ``job_wall_seconds`` of wall-clock time; each story
+    by ``max_story_words`` words once its text is extracted, ``max_chunks_per_step`` chunks in
+    its images or audio step and ``max_media_bytes_per_story`` bytes of generated files
+    (:mod:`batchkit.server.work_limits`). A story that would pass one fails, its error naming it.
     """
 
     host: str = "127.0.0.1"
@@ -109,7 +73,20 @@ class ServerSettings:
     max_stories: int = MAX_STORIES
     idempotency_ttl_seconds: int = 24 * 3600
     resume_interrupted: bool = True
-    engines: Engines | None = field(default=None, repr=False, compare=False)
+    # ---- engine workers and the work they may do (batchkit.server.work_limits)
+    job_cpu_seconds: float = 60.0
+    """CPU time of one job (a picture, a spoken chunk, a document read): ~0.1 s is typical."""
+    job_memory_bytes: int = 1024 * MIB
+    """Address space of a worker while it runs a job (an idle worker uses ~250 MiB)."""
+    job_wall_seconds: float = 120.0
+    """Wall-clock time of one job, past which its worker is killed and replaced."""
+    max_story_words: int = 100_000
+    """Words of a document once its text is extracted (a long novel)."""
+    max_chunks_per_step: int = 200
+    """Pictures, or spoken chunks, one story's step may make."""
+    max_media_bytes_per_story: int = 1024 * MIB
+    """Bytes of text, pictures and audio one story may write (speech is ~2.5 MiB a minute, and
+    the merged file doubles it: ~3 hours of narration)."""
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.pace) and self.pace >= 0):
@@ -123,6 +100,13 @@ class ServerSettings:
         for name in ("max_files", "max_file_bytes", "max_stories"):
             if getattr(self, name) < 1:
                 raise ConfigError("must be at least 1", field=name)
+        self._check_work_limits()
         object.__setattr__(self, "data_dir", Path(self.data_dir))
         object.__setattr__(self, "fail_rates", check_fail_rates(self.fail_rates))
         object.__setattr__(self, "users", MappingProxyType(dict(self.users)))
+
+    def _check_work_limits(self) -> None:
+        for name in _WORK_LIMITS:
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{value!r} must be a number above 0", field=name)

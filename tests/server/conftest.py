@@ -46,9 +46,11 @@ _SENTENCES = (
 def story_text(words: int = 120) -> str:
     """Plain English text of about ``words`` words (whole sentences)."""
     out: list[str] = []
+    count = 0
     for sentence in itertools.cycle(_SENTENCES):
         out.append(sentence)
-        if sum(len(s.split()) for s in out) >= words:
+        count += len(sentence.split())
+        if count >= words:
             return " ".join(out)
     raise AssertionError("unreachable")
 
