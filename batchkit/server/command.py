@@ -7,6 +7,7 @@ import asyncio
 import secrets
 import sys
 from pathlib import Path
+from typing import TypedDict
 
 from batchkit.errors import ConfigError
 from batchkit.server.app import build_application
@@ -45,7 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, default=Path("batchkit-data"), help="where everything is kept"
     )
     parser.add_argument("--pace", type=float, default=0.0, help="seconds of delay per chunk")
-    parser.add_argument("--workers", type=int, default=2, help="stories processed at once")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="engine worker processes (and stories of a batch at once)",
+    )
     parser.add_argument(
         "--fail-rate",
         type=_fail_rate,
@@ -63,7 +69,55 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME:PASSWORD",
         help="a user to create (default: 'demo' with a printed random password)",
     )
+    _add_work_limits(parser)
     return parser
+
+
+# ---------------------------------------------------------------- work limits (engine workers)
+_DEFAULTS = ServerSettings()
+_MIB = 1024 * 1024
+
+
+class _WorkLimits(TypedDict):
+    job_cpu_seconds: float
+    job_memory_bytes: int
+    job_wall_seconds: float
+    max_story_words: int
+    max_chunks_per_step: int
+    max_media_bytes_per_story: int
+
+
+def _add_work_limits(parser: argparse.ArgumentParser) -> None:
+    """What one job and one story may cost (batchkit.server.work_limits), defaults shown."""
+    group = parser.add_argument_group("work limits (a story that would pass one fails, naming it)")
+    for flag, kind, default, metavar, text in (
+        ("--job-cpu-seconds", float, _DEFAULTS.job_cpu_seconds, "S",
+         "CPU time of one job: a picture, a spoken clip, a document read"),
+        ("--job-memory-mib", int, _DEFAULTS.job_memory_bytes // _MIB, "MIB",
+         "memory of an engine worker while it runs a job"),
+        ("--job-wall-seconds", float, _DEFAULTS.job_wall_seconds, "S",
+         "wall-clock time of one job, past which its worker is replaced"),
+        ("--max-story-words", int, _DEFAULTS.max_story_words, "N",
+         "words of a document once its text is extracted"),
+        ("--max-chunks-per-step", int, _DEFAULTS.max_chunks_per_step, "N",
+         "pictures, or spoken clips, of one story's step"),
+        ("--max-media-mib", int, _DEFAULTS.max_media_bytes_per_story // _MIB, "MIB",
+         "text, pictures and audio one story may write"),
+    ):  # fmt: skip
+        group.add_argument(
+            flag, type=kind, default=default, metavar=metavar, help=f"{text} (default {default:g})"
+        )
+
+
+def _work_limits(args: argparse.Namespace) -> _WorkLimits:
+    return _WorkLimits(
+        job_cpu_seconds=args.job_cpu_seconds,
+        job_memory_bytes=args.job_memory_mib * _MIB,
+        job_wall_seconds=args.job_wall_seconds,
+        max_story_words=args.max_story_words,
+        max_chunks_per_step=args.max_chunks_per_step,
+        max_media_bytes_per_story=args.max_media_mib * _MIB,
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -83,6 +137,7 @@ def main(argv: list[str]) -> int:
             fail_rates=dict(args.fail_rate),
             seed=args.seed,
             users=users,
+            **_work_limits(args),
         )
         sock = bind_socket(settings.host, settings.port)
     except (ConfigError, OSError) as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import TIMEOUT
+from .conftest import TIMEOUT, login
 
 LISTENING = re.compile(r"^batchkit server listening on (http://127\.0\.0\.1:\d+)$")
 DEMO = re.compile(r"^created user 'demo' with password (\S+)$")
@@ -100,3 +100,31 @@ async def test_serve_refuses_bad_options_with_a_message(tmp_path: Path) -> None:
         _, stderr = await process.communicate()
     assert process.returncode == 1
     assert b"not a probability" in stderr
+
+
+async def test_serve_refuses_a_work_limit_of_zero_naming_it(tmp_path: Path) -> None:
+    process = await _serve("--data-dir", str(tmp_path), "--max-chunks-per-step", "0")
+    async with asyncio.timeout(TIMEOUT):
+        _, stderr = await process.communicate()
+    assert process.returncode == 1
+    assert b"max_chunks_per_step: 0 must be a number above 0" in stderr
+
+
+async def test_serve_applies_its_work_limits_to_the_stories_it_runs(tmp_path: Path) -> None:
+    """``--max-story-words 50``: a story of 120 words fails, naming the limit."""
+    process = await _serve("--data-dir", str(tmp_path), "--user", "erin:erin-pw",
+                           "--max-story-words", "50")  # fmt: skip
+    try:
+        url, _ = await _read_until_listening(process)
+        api = await login(url, "erin", "erin-pw")
+        try:
+            urls = await api.upload_texts(1, words=120)
+            batch_id = (await api.create_batch(urls))["data"]["batchId"]
+            [result] = (await api.wait_for_status(batch_id))["results"]
+        finally:
+            await api.http.aclose()
+        assert result["status"] == "failed"
+        assert "the limit is 50 words a story (max_story_words)" in result["error"]
+    finally:
+        process.terminate()
+        await process.wait()
