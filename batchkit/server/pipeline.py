@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -95,13 +95,22 @@ async def forget_media(
 class StoryPipeline:
     """Runs the steps of one story that are not done yet."""
 
-    def __init__(self, services: PipelineServices, story: StoryRecord, plan: PipelinePlan) -> None:
+    def __init__(
+        self,
+        services: PipelineServices,
+        story: StoryRecord,
+        plan: PipelinePlan,
+        *,
+        rank: Callable[[], int] = lambda: 0,
+    ) -> None:
+        """``rank`` says, when a job is queued, the story's place among its batch's stories in
+        progress (:class:`~batchkit.server.fair_queue.JobOwner`)."""
         self._services = services
         self._story = story
         self._plan = plan
         self._steps = plan.steps
         self._room = story_room(story.id)
-        self._owner = JobOwner(story.user_id, story.batch_id or story.id, story.index)
+        self._rank = rank
         self._jobs = StoryJobs(services.paths, story.id)
         self._media_bytes = 0
         # A resumed story keeps the time it had already spent.
@@ -186,7 +195,9 @@ class StoryPipeline:
     async def _job(self, job: JobSpec) -> JobResult:
         """Run one job of this story; what it writes counts against the story's media budget."""
         remaining = max(0, self._services.limits.max_media_bytes - self._media_bytes)
-        result = await self._services.jobs.run(self._owner, job, output_bytes=remaining)
+        story = self._story
+        owner = JobOwner(story.user_id, story.batch_id or story.id, story.index, self._rank())
+        result = await self._services.jobs.run(owner, job, output_bytes=remaining)
         self._media_bytes += result.output_bytes
         return result
 

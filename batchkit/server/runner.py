@@ -1,18 +1,18 @@
 """Runs batches and single-story re-runs on the worker pool, and resumes after a stop.
 
 A batch first creates the story record of every input (``batch-stories-progress`` after each),
-then runs the stories' pipelines, at most ``workers`` of its own at once (the others stay
-``pending``), and ends with ``batch-stories-complete`` once every pipeline has ended. Batches
-do not wait for each other: their jobs meet in the pool's queue, which serves users, then
-batches, in turn (:mod:`batchkit.server.fair_queue`).
+then runs the stories' pipelines, as many at once as its share of the workers
+(:mod:`batchkit.server.story_shares`; the others stay ``pending``), and ends with
+``batch-stories-complete`` once every pipeline has ended. Batches never wait for each other's
+stories: their jobs meet in the pool's queue, which serves users, then batches, in turn
+(:mod:`batchkit.server.fair_queue`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from batchkit.server.disk_space import while_disk_full
 from batchkit.server.pipeline import PipelineServices, StoryPipeline, forget_media
 from batchkit.server.plan import PipelinePlan
 from batchkit.server.records import BatchRecord, StoryRecord, utc_now
+from batchkit.server.story_shares import StoryShares
 from batchkit.server.views import batch_status
 
 __all__ = ["INTERRUPTED", "BatchRunner", "StoryBusy"]
@@ -65,7 +66,7 @@ class BatchRunner:
         self._batches = batches
         self._stories = services.stories
         self._emitter = services.emitter
-        self._workers = workers
+        self._shares = StoryShares(workers)
         self._resume = resume
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()
@@ -123,7 +124,7 @@ class BatchRunner:
                     ),
                 )
             stories = await self._create_records(batch)
-            await self._run_stories(stories, PipelinePlan.from_json(batch.auto_mode))
+            await self._run_stories(batch_id, stories, PipelinePlan.from_json(batch.auto_mode))
             await while_disk_full(lambda: self._finish_batch(batch), f"the end of batch {batch_id}")
         except Exception as exc:  # the batch itself broke, not one of its stories
             logger.error("batch %s failed", batch_id, exc_info=exc)
@@ -171,7 +172,9 @@ class BatchRunner:
             ),
         )
 
-    async def _run_stories(self, stories: list[StoryRecord], plan: PipelinePlan) -> None:
+    async def _run_stories(
+        self, batch_id: str, stories: list[StoryRecord], plan: PipelinePlan
+    ) -> None:
         pending = [story for story in stories if not story.finished]
         if not plan.enabled:
             # Auto mode off: the records are the whole job.
@@ -182,24 +185,30 @@ class BatchRunner:
                 )
                 self._busy.discard(story.id)
             return
-        slots = asyncio.Semaphore(self._workers)
-        results = await asyncio.gather(
-            *(self._run_story(story, slots) for story in pending), return_exceptions=True
-        )
+        async with self._shares.batch(batch_id):
+            results = await asyncio.gather(
+                *(self._run_story(story, batch_id) for story in pending), return_exceptions=True
+            )
         for story, result in zip(pending, results, strict=True):
             if isinstance(result, BaseException) and not isinstance(result, Exception):
                 raise result  # cancelled: the server is stopping
             if isinstance(result, Exception):
                 logger.error("story %s crashed", story.id, exc_info=result)
 
-    async def _run_story(self, story: StoryRecord, slots: asyncio.Semaphore | None = None) -> None:
-        """Run one story's pipeline, once one of its batch's ``slots`` is free (if it has)."""
+    async def _run_story(self, story: StoryRecord, batch_id: str | None = None) -> None:
+        """Run one story's pipeline; a batch's story first waits for its batch's share."""
         try:
-            async with slots or contextlib.nullcontext():
-                plan = PipelinePlan.from_json(story.auto_mode)
-                await StoryPipeline(self._services, story, plan).run()
+            if batch_id is None:
+                await self._pipeline(story, lambda: 0).run()
+                return
+            async with self._shares.story(batch_id, story.index):
+                await self._pipeline(story, lambda: self._shares.rank(batch_id, story.index)).run()
         finally:
             self._busy.discard(story.id)
+
+    def _pipeline(self, story: StoryRecord, rank: Callable[[], int]) -> StoryPipeline:
+        plan = PipelinePlan.from_json(story.auto_mode)
+        return StoryPipeline(self._services, story, plan, rank=rank)
 
     async def _finish_batch(self, batch: BatchRecord) -> None:
         files = await self._batches.files(batch.id)

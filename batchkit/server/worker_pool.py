@@ -254,15 +254,28 @@ class WorkerPool:
     async def _warm_up(self) -> None:
         while not self._closed and self._count() < self.size:
             self._starting += 1
-            try:
-                worker = await _Worker.start(self._settings.data_dir)
-            except OSError as exc:
-                logger.warning("an engine worker could not start: %s", exc)
+            if not await self._start_worker():
                 return
-            finally:
-                self._starting -= 1
-            self._idle.append(worker)
-            self._pump()
+
+    async def _add_worker(self) -> None:
+        await self._start_worker()
+
+    async def _start_worker(self) -> bool:
+        """Start a worker (counted in ``_starting`` by the caller) and give it work."""
+        try:
+            worker = await _Worker.start(self._settings.data_dir)
+        except OSError as exc:
+            logger.warning("an engine worker could not start: %s", exc)
+            # Say so to the job whose turn it is, rather than let every job wait for ever.
+            waiting = self._queue.pop()
+            if waiting is not None and not waiting.reply.done():
+                waiting.reply.set_exception(EngineError(f"no engine worker could start: {exc}"))
+            return False
+        finally:
+            self._starting -= 1
+        self._idle.append(worker)
+        self._pump()
+        return True
 
     async def close(self) -> None:
         """Stop every worker; jobs still waiting are cancelled, running ones killed."""
@@ -304,39 +317,30 @@ class WorkerPool:
         return _outcome(reply)
 
     def _pump(self) -> None:
-        """Give waiting jobs to idle workers, starting workers up to ``size``."""
+        """Give waiting jobs to idle workers; start workers (up to ``size``) for the rest. A job
+        waits for whichever worker is free first, not for the one started for it."""
         while len(self._queue) and not self._closed:
             if self._idle:
-                worker: _Worker | None = self._idle.pop()
-            elif self._count() < self.size:
-                worker = None
+                worker = self._idle.pop()
+                waiting = self._queue.pop()
+                assert waiting is not None
+                self._busy += 1
+                self._spawn(self._execute(worker, waiting))
+            elif self._count() < self.size and self._starting < len(self._queue):
                 self._starting += 1
+                self._spawn(self._add_worker())
             else:
                 return
-            waiting = self._queue.pop()
-            assert waiting is not None
-            self._spawn(self._execute(worker, waiting))
 
-    async def _execute(self, worker: _Worker | None, waiting: _Waiting) -> None:
+    async def _execute(self, worker: _Worker, waiting: _Waiting) -> None:
+        """Run one job on ``worker`` (counted in ``_busy`` by :meth:`_pump`)."""
         try:
-            if worker is None:
-                try:
-                    worker = await _Worker.start(self._settings.data_dir)
-                except OSError as exc:
-                    if not waiting.reply.done():
-                        waiting.reply.set_exception(
-                            EngineError(f"an engine worker could not start: {exc}")
-                        )
-                    return
-                finally:
-                    self._starting -= 1
             await self._ask(worker, waiting)
         finally:
             if not self._closed:
                 self._pump()
 
     async def _ask(self, worker: _Worker, waiting: _Waiting) -> None:
-        self._busy += 1
         try:
             reply = await worker.ask(waiting.request, self._settings.wall_seconds)
         except _WorkerLost as lost:

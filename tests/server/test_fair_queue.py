@@ -60,3 +60,15 @@ def test_a_removed_job_is_never_given_out_and_the_rest_keep_their_order() -> Non
     assert _drain(queue) == ["job 1", "bob", "job 2", "job 3"]
     assert len(queue) == 0
     assert queue.pop() is None
+
+
+def test_a_batchs_later_stories_in_progress_use_only_what_first_stories_leave() -> None:
+    """Alice's batch started alone with two stories in progress; bob's started after with one.
+    Alice's second story (rank 1) waits while any batch's first story (rank 0) has a job."""
+    queue: FairQueue[str] = FairQueue()
+    queue.push(JobOwner("alice", "a", 1, rank=1), "alice s1")
+    queue.push(JobOwner("alice", "a", 0, rank=0), "alice s0")
+    queue.push(JobOwner("bob", "b", 0, rank=0), "bob s0")
+    queue.push(JobOwner("alice", "a", 1, rank=1), "alice s1 again")
+    queue.push(JobOwner("bob", "b", 0, rank=0), "bob s0 again")
+    assert _drain(queue) == ["alice s0", "bob s0", "bob s0 again", "alice s1", "alice s1 again"]
