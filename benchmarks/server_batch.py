@@ -48,6 +48,7 @@ TIMEOUT = 1800.0
 SPEEDUP_GOAL = 1.8
 START_GOAL = 2.5
 ROUNDS = 2
+POLL_EVERY = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +193,7 @@ async def wait_until_done(
             status: dict[str, Any] = response.json()
             if status["status"] in {"completed", "failed"}:
                 return status
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(POLL_EVERY)
 
 
 async def run_large_upload(files: int, mib: int) -> Measurement:
