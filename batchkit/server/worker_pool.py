@@ -129,6 +129,10 @@ class _Worker:
     def pid(self) -> int:
         return self._process.pid
 
+    @property
+    def alive(self) -> bool:
+        return self._process.returncode is None
+
     async def ask(self, request: JobRequest, wall_seconds: float) -> JobReply:
         """Send one job and wait for its reply, at most ``wall_seconds``.
 
@@ -232,8 +236,8 @@ class WorkerPool:
 
     @property
     def worker_pids(self) -> list[int]:
-        """The idle workers' process ids (tests and benchmarks look at them)."""
-        return [worker.pid for worker in self._idle]
+        """The process ids of the idle workers still alive (tests look at them)."""
+        return [worker.pid for worker in self._idle if worker.alive]
 
     def _count(self) -> int:
         return len(self._idle) + self._busy + self._starting
@@ -322,6 +326,10 @@ class WorkerPool:
         while len(self._queue) and not self._closed:
             if self._idle:
                 worker = self._idle.pop()
+                if not worker.alive:  # it died while idle (killed from outside): not for a job
+                    logger.warning("idle engine worker %d had stopped", worker.pid)
+                    self._spawn(worker.stop(), interruptible=False)
+                    continue
                 waiting = self._queue.pop()
                 assert waiting is not None
                 self._busy += 1

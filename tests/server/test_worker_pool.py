@@ -7,7 +7,9 @@ under a small CPU or wall-clock allowance, a file larger than its budget), never
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -89,6 +91,23 @@ async def test_jobs_run_in_other_processes_and_write_their_output(
     assert spoken.audio_seconds > 0.5
     assert os.getpid() not in pool.worker_pids
     assert len(pool.worker_pids) == 1 or len(set(pool.worker_pids)) == len(pool.worker_pids)
+
+
+async def test_a_worker_killed_while_idle_is_replaced_before_it_is_given_a_job(
+    pool_factory: PoolFactory,
+) -> None:
+    pool = pool_factory()
+    await pool.run(OWNER, _speech("One."), output_bytes=MIB)
+    [pid] = pool.worker_pids
+    os.kill(pid, signal.SIGKILL)
+    async with asyncio.timeout(20):
+        while True:  # until the pool has seen it die (a condition, polled)
+            if not pool.worker_pids:
+                break
+            await asyncio.sleep(0.01)
+    again = await pool.run(OWNER, _speech("Two."), output_bytes=MIB)
+    assert again.output_bytes > 0
+    assert pool.worker_pids != [pid]
 
 
 async def test_a_job_past_its_cpu_time_fails_naming_the_limit_and_the_next_runs(
