@@ -150,7 +150,8 @@ def _os_error(exc: BaseException) -> OSError | None:
 
 def _failure(exc: BaseException, job: JobSpec, limits: JobLimits) -> JobFailure:
     """What a failed job reports: the kind of failure and a message a user can act on."""
-    if isinstance(exc, MemoryError):
+    cause = _os_error(exc)
+    if isinstance(exc, MemoryError) or (cause is not None and cause.errno == errno.ENOMEM):
         message = (
             f"{job.describe()} needed more than its {describe_bytes(limits.memory_bytes)} of "
             f"memory ({Limit.JOB_MEMORY})"
@@ -163,7 +164,6 @@ def _failure(exc: BaseException, job: JobSpec, limits: JobLimits) -> JobFailure:
     if is_disk_full(exc):
         message = describe_disk_full(job.describe())
         return JobFailure(kind=FailureKind.DISK_FULL, message=message)
-    cause = _os_error(exc)
     if cause is not None and cause.errno == errno.EFBIG:
         message = (
             f"{job.output_name} would pass what is left of the story's media budget, "
@@ -191,7 +191,7 @@ def run_job(root: Path, request: JobRequest) -> JobReply:
             output.unlink(missing_ok=True)
         failure = _failure(exc, job, request.limits)
         # After a limit hit mid-way, or a surprise, this process's state cannot be trusted.
-        retire = isinstance(exc, MemoryError) or not isinstance(exc, EngineError | OSError)
+        retire = failure.limit == Limit.JOB_MEMORY or not isinstance(exc, EngineError | OSError)
         return JobReply(id=request.id, failure=failure, retire=retire)
     values["cpu_seconds"] = time.process_time() - started
     return JobReply(id=request.id, result=result.model_copy(update=values))

@@ -355,8 +355,9 @@ class WorkerPool:
             logger.warning("engine worker %d lost: %s", worker.pid, lost)
             reply = JobReply(id=waiting.request.id, failure=lost.failure, retire=True)
             await asyncio.to_thread(self._output(waiting).unlink, missing_ok=True)
-        except asyncio.CancelledError:  # the pool is closing: the job's state is unknown
+        except asyncio.CancelledError:  # the pool is closing: stop the job, drop its file
             await worker.kill()
+            self._output(waiting).unlink(missing_ok=True)
             waiting.reply.cancel()
             raise
         finally:
