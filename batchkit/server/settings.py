@@ -80,8 +80,9 @@ class ServerSettings:
     """Address space of a worker while it runs a job (an idle worker uses ~250 MiB)."""
     job_wall_seconds: float = 120.0
     """Wall-clock time of one job, past which its worker is killed and replaced."""
-    max_story_words: int = 100_000
-    """Words of a document once its text is extracted (a long novel)."""
+    max_story_words: int = 2_500_000
+    """Words of a document once its text is extracted: a 10 MiB text of prose has ~1.8 million;
+    a small ``.docx`` can unpack to many more."""
     max_chunks_per_step: int = 200
     """Pictures, or spoken chunks, one story's step may make."""
     max_media_bytes_per_story: int = 1024 * MIB

@@ -44,16 +44,18 @@ async def run_one(api: Api, name: str, content: bytes, auto_mode: dict[str, Any]
     return result
 
 
-async def test_a_10_mib_one_line_text_is_refused_by_its_words_before_any_work(
+async def test_a_10_mib_one_line_text_at_50_words_a_picture_is_refused_before_the_first(
     server: EmbeddedServer, alice: Api
 ) -> None:
-    """It would have made ~42,000 pictures (2.7 GiB) at 50 words a picture."""
+    """It would have made ~42,000 pictures (2.7 GiB); its story text is all it may write."""
     line = (b"word " * (UNDER_THE_UPLOAD_LIMIT // 5))[:UNDER_THE_UPLOAD_LIMIT]
     result = await run_one(alice, "line.txt", line, {**FULL_AUTO_MODE, "wordPerChunkImage": 50})
     assert result["status"] == "failed"
-    assert "the limit is 100,000 words a story (max_story_words)" in result["error"]
-    assert result["error"].startswith("line.txt: ")
-    assert media_bytes(server, result["storyId"]) == 0
+    assert result["completedSteps"] == ["story"]
+    assert re.match(r"line\.txt: the images step would need 41,9\d\d chunks", result["error"])
+    assert "the limit is 200 chunks a step (max_chunks_per_step)" in result["error"]
+    assert media_files(server, result["storyId"], "*.png") == []
+    assert media_bytes(server, result["storyId"]) < len(line) + 1024  # story.txt alone
 
 
 async def test_too_many_pictures_for_one_step_are_refused_before_the_first(
@@ -143,7 +145,7 @@ async def test_a_docx_of_ten_million_words_costs_one_job_not_the_servers_memory(
         await alice.http.aclose()
         await bob.http.aclose()
     assert failed["status"] == "failed"
-    assert "more than 100,000 words" in failed["error"]
+    assert "more than 2,500,000 words" in failed["error"]
     assert "(max_story_words)" in failed["error"]
     assert media_bytes(server, failed["storyId"]) == 0
     assert done["completedStories"] == 1
