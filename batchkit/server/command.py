@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=2,
-        help="engine worker processes (and stories of a batch at once)",
+        help="engine worker processes (a batch alone runs as many stories at once)",
     )
     parser.add_argument(
         "--fail-rate",
