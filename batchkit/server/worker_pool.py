@@ -269,14 +269,18 @@ class WorkerPool:
         try:
             worker = await _Worker.start(self._settings.data_dir)
         except OSError as exc:
+            self._starting -= 1
             logger.warning("an engine worker could not start: %s", exc)
             # Say so to the job whose turn it is, rather than let every job wait for ever.
             waiting = self._queue.pop()
             if waiting is not None and not waiting.reply.done():
                 waiting.reply.set_exception(EngineError(f"no engine worker could start: {exc}"))
+            self._pump()  # the next job in turn tries again (and hears why, if it fails too)
             return False
-        finally:
+        except BaseException:
             self._starting -= 1
+            raise
+        self._starting -= 1
         self._idle.append(worker)
         self._pump()
         return True
