@@ -36,6 +36,7 @@ __all__ = [
     "rss_mib",
     "rss_peak_mib",
     "tree_cpu_seconds",
+    "tree_wait_seconds",
 ]
 
 MIB = 1024 * 1024
@@ -186,6 +187,19 @@ def tree_cpu_seconds(pid: int) -> float:
         except FileNotFoundError:  # it ended meanwhile: its time is in cutime next time
             continue
     return total / ticks
+
+
+def tree_wait_seconds(pid: int) -> float:
+    """Seconds the threads of a process and of its live children spent ready to run but waiting
+    for a core (Linux ``schedstat``): what others' load on a shared machine cost them."""
+    waited = 0
+    for process in (pid, *child_pids(pid)):
+        try:
+            for task in Path(f"/proc/{process}/task").iterdir():
+                waited += int((task / "schedstat").read_text().split()[1])
+        except FileNotFoundError:  # it ended meanwhile
+            continue
+    return waited / 1e9
 
 
 # ---------------------------------------------------------------- the command line
