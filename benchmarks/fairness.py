@@ -11,9 +11,13 @@ from the moment their batch is created to the moment their first file (whichever
    pace 0) to an idle server.
 2. **Three at once**: the three users submit their 10 files at the same moment. Goal: every
    user's first file within 2× of its time alone (the issue measured 17 s against 1.0 s).
+
+Scenarios 1 and 2 run twice, alternately; each user's best time of each is kept (the machine
+is shared: the best round is the least disturbed).
 3. **Behind heavy stories** (the issue's case, shown for context): alice submits four heavy
-   stories (10,000 words, 50 words a picture and a clip: ~400 jobs each), then bob one tiny
-   story (60 words); bob's time against his story alone (the issue measured 159 s).
+   stories (10,000 words, 50 words a picture and a clip: ~400 jobs each); once her first is
+   drawing, bob submits one tiny story (60 words); bob's time against his story alone (the
+   issue measured 159 s).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ __all__ = ["run"]
 
 USERS = (("ann", "ann-password"), ("ben", "ben-password"), ("cy", "cy-password"))
 RATIO_GOAL = 2.0
+ROUNDS = 2
 POLL = 0.02
 TIMEOUT = 600.0
 HEAVY_MODE: dict[str, Any] = {"wordPerChunkImage": 50, "wordPerChunkAudio": 50}
@@ -59,6 +64,18 @@ class User:
         response.raise_for_status()
         batch_id: str = response.json()["data"]["batchId"]
         return batch_id
+
+    async def until_drawing(self, batch_id: str) -> None:
+        """Wait until the batch's first story is drawing its pictures (its heavy part)."""
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                response = await self.http.get(
+                    f"/api/stories/batch/{batch_id}/status", headers=self.auth
+                )
+                results = response.json().get("results") or []
+                if results and results[0]["step"] == "images":
+                    return
+                await asyncio.sleep(POLL)  # polling the status for a condition
 
     async def first_file_seconds(self, auto_mode: dict[str, Any] | None = None) -> float:
         """Create a batch of the uploaded files; seconds until its first file is completed."""
@@ -127,22 +144,34 @@ async def behind_heavy(heavy_words: int) -> tuple[float, float]:
             await warm_up(bob.http, bob.auth, server.workers)
             by_himself = await bob.first_file_seconds()
             await alice.upload(documents(4, heavy_words))
-            await alice.create(HEAVY_MODE)
+            heavy = await alice.create(HEAVY_MODE)
+            await alice.until_drawing(heavy)
             return by_himself, await bob.first_file_seconds()
         finally:
             await _close([alice, bob])
 
 
+def _best(rounds: list[list[float]]) -> list[float]:
+    """Each user's best time over the rounds (the round least disturbed by others' load)."""
+    return [min(times) for times in zip(*rounds, strict=True)]
+
+
 def run(quick: bool) -> list[Row]:
     files, words, heavy_words = (3, 300, 1_000) if quick else (10, 2_000, 10_000)
-    by_themselves = asyncio.run(alone(files, words))
-    at_once = asyncio.run(together(files, words))
+    alone_rounds, together_rounds = [], []
+    for _ in range(1 if quick else ROUNDS):  # alternately, as the machine is shared
+        alone_rounds.append(asyncio.run(alone(files, words)))
+        together_rounds.append(asyncio.run(together(files, words)))
+    by_themselves, at_once = _best(alone_rounds), _best(together_rounds)
     bob_alone, bob_behind = asyncio.run(behind_heavy(heavy_words))
     ratios = [mixed / single for mixed, single in zip(at_once, by_themselves, strict=True)]
     worst = max(range(len(ratios)), key=ratios.__getitem__)
-    per_user = ", ".join(
-        f"{name}: {mixed:.2f} s against {single:.2f} s"
-        for (name, _), mixed, single in zip(USERS, at_once, by_themselves, strict=True)
+    per_user = (
+        ", ".join(
+            f"{name}: {mixed:.2f} s against {single:.2f} s"
+            for (name, _), mixed, single in zip(USERS, at_once, by_themselves, strict=True)
+        )
+        + f"; best of {len(alone_rounds)} rounds each, alternating"
     )
     label = f"7 fairness: 3 users × {files} files × {words:,} words at once, 2 workers"
     return [
