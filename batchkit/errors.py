@@ -20,7 +20,8 @@ where they enter batchkit; above that boundary only these classes are raised::
     ├── RunError                    a run could not be followed, saved or loaded
     │   └── StalledError            a step stopped moving for longer than its timeout
     └── EngineError                 (server side) a local engine could not do its work
-        └── DocumentError           a document is empty, unreadable or not what it claims
+        ├── DocumentError           a document is empty, unreadable or not what it claims
+        └── LimitExceeded           a story or one of its jobs would pass a stated limit
 
 Every error has a one-line ``str()`` a user can act on. None of them ever carries a token.
 """
@@ -39,6 +40,7 @@ __all__ = [
     "EngineError",
     "FileRejected",
     "InputError",
+    "LimitExceeded",
     "NotFoundError",
     "RateLimited",
     "RequestRejected",
@@ -183,3 +185,15 @@ class EngineError(BatchkitError):
 
 class DocumentError(EngineError):
     """A document is empty, unreadable, or not the format its extension claims."""
+
+
+class LimitExceeded(EngineError):
+    """A story, or one job of its pipeline, would pass one of the server's stated limits.
+
+    ``limit`` is the name of the server setting that was reached (``max_story_words``, ...);
+    the message names it too, with its value.
+    """
+
+    def __init__(self, message: str, *, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit

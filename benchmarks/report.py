@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import sys
 import time
@@ -28,11 +29,14 @@ __all__ = [
     "Row",
     "at_least",
     "at_most",
+    "child_pids",
     "format_table",
     "main",
     "rows_from_json",
     "rss_mib",
     "rss_peak_mib",
+    "tree_cpu_seconds",
+    "tree_wait_seconds",
 ]
 
 MIB = 1024 * 1024
@@ -156,6 +160,46 @@ def rss_peak_mib(pid: int | str = "self") -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmHWM in /proc: this needs Linux")
+
+
+# ---------------------------------------------------------------- CPU
+def child_pids(pid: int) -> list[int]:
+    """The live children of a process (Linux ``/proc/<pid>/task/*/children``)."""
+    pids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        pids += [int(child) for child in (task / "children").read_text().split()]
+    return pids
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process, its children that ended and were waited for, and
+    its live children (an engine server's workers), in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def fields(of: int) -> list[str]:
+        return Path(f"/proc/{of}/stat").read_text().rsplit(")", 1)[1].split()
+
+    own = fields(pid)
+    total = sum(int(value) for value in own[11:15])  # utime, stime, cutime, cstime
+    for child in child_pids(pid):
+        try:
+            total += sum(int(value) for value in fields(child)[11:13])
+        except FileNotFoundError:  # it ended meanwhile: its time is in cutime next time
+            continue
+    return total / ticks
+
+
+def tree_wait_seconds(pid: int) -> float:
+    """Seconds the threads of a process and of its live children spent ready to run but waiting
+    for a core (Linux ``schedstat``): what others' load on a shared machine cost them."""
+    waited = 0
+    for process in (pid, *child_pids(pid)):
+        try:
+            for task in Path(f"/proc/{process}/task").iterdir():
+                waited += int((task / "schedstat").read_text().split()[1])
+        except FileNotFoundError:  # it ended meanwhile
+            continue
+    return waited / 1e9
 
 
 # ---------------------------------------------------------------- the command line

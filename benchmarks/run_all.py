@@ -33,6 +33,7 @@ MODULES = (
     "drawing",
     "scale",
     "server_batch",
+    "fairness",
     "engines_bench",
     "page_open",
 )
@@ -145,7 +146,8 @@ SETUP = [
     "",
     "- Every reference server ran in a child process of its own: `start_embedded_server` in a "
     "spawned process driven over a pipe (`benchmarks/reference.py`, so that the launcher's "
-    "`emit_burst` hook is available), or `batchkit serve` for `server_batch`; pace 0.",
+    "`emit_burst` hook is available), or `batchkit serve` for `server_batch` and `fairness` "
+    "(a fresh one per scenario, warmed up by a small batch); pace 0.",
     "- The socket and latency bursts go into the room of a real story of the benchmark user's "
     "(a batch made with auto mode off), through the server's normal emit path.",
     "- Scale: story-only batches (auto mode on, images and audio off), each client workload in "

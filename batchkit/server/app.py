@@ -31,12 +31,14 @@ from batchkit.server.quotas import UserQuotas
 from batchkit.server.request_limits import BodyLimit, RequestLimits
 from batchkit.server.routes import auth, batches, media, stories, uploads
 from batchkit.server.runner import BatchRunner
-from batchkit.server.settings import Engines, ServerSettings
+from batchkit.server.settings import ServerSettings
 from batchkit.server.sockets import SocketGateway, create_socket_server
 from batchkit.server.storage import DataPaths
 from batchkit.server.story_store import StoryStore
 from batchkit.server.upload_store import UploadStore
 from batchkit.server.uploads import UploadLimits
+from batchkit.server.work_limits import StoryLimits
+from batchkit.server.worker_pool import PoolSettings, WorkerPool
 
 __all__ = ["ServerApplication", "build_application", "create_app"]
 
@@ -64,7 +66,20 @@ def _build_context(settings: ServerSettings, sio: socketio.AsyncServer) -> Serve
     emitter = RoomEmitter(db, sio)
     faults = FaultInjector(settings.fail_rates, settings.seed)
     services = PipelineServices(
-        engines=settings.engines or Engines.local(),
+        jobs=WorkerPool(
+            PoolSettings(
+                size=settings.workers,
+                data_dir=paths.root.resolve(),
+                cpu_seconds=settings.job_cpu_seconds,
+                memory_bytes=settings.job_memory_bytes,
+                wall_seconds=settings.job_wall_seconds,
+            )
+        ),
+        limits=StoryLimits(
+            max_words=settings.max_story_words,
+            max_chunks_per_step=settings.max_chunks_per_step,
+            max_media_bytes=settings.max_media_bytes_per_story,
+        ),
         stories=story_store,
         emitter=emitter,
         faults=faults,
@@ -103,6 +118,7 @@ def _lifespan(context: ServerContext, gateway: SocketGateway, sio: socketio.Asyn
             await context.accounts.remove_users(context.settings.removed_users)
             await context.accounts.ensure_users(context.settings.users)
             await context.runner.resume_interrupted()
+            context.runner.warm_up()
             yield
         finally:
             await gateway.drop_all()

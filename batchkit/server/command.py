@@ -61,7 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         "--pace", type=float, default=0.0, help="seconds of delay per chunk (default: %(default)s)"
     )
     parser.add_argument(
-        "--workers", type=int, default=2, help="stories processed at once (default: %(default)s)"
+        "--workers",
+        type=int,
+        default=2,
+        help="engine worker processes; a batch alone runs as many stories at once "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--fail-rate",

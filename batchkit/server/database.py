@@ -196,7 +196,10 @@ class Database:
         try:
             result = work(connection)
         except BaseException:
-            connection.execute("ROLLBACK")
+            # SQLite may have rolled back already (a full disk does that): then there is
+            # nothing to roll back, and trying would hide the error that matters.
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
             raise
         connection.execute("COMMIT")
         return result

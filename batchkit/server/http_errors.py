@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import math
 import sqlite3
@@ -15,12 +14,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from batchkit.server.disk_space import is_disk_full
+
 __all__ = [
     "DISK_FULL_MESSAGE",
     "LimitReached",
     "error_response",
     "install_error_handlers",
-    "is_disk_full",
 ]
 
 logger = logging.getLogger(__name__)
@@ -29,8 +29,6 @@ DISK_FULL_MESSAGE = (
     "the server's disk is full: nothing of this request was kept; "
     "try again once its administrator has made room"
 )
-_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
-_SQLITE_FULL = 13
 
 
 class LimitReached(StarletteHTTPException):
@@ -94,13 +92,6 @@ async def _client_went_away(request: Request, exc: Exception) -> JSONResponse:
     # upload reader does that) and that a client closing its connection is not logged as a crash.
     logger.info("%s %s: the client disconnected mid-request", request.method, request.url.path)
     return error_response(400, "the client disconnected before the request was complete")
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` says the disk (or the database on it) has no room left."""
-    if isinstance(exc, OSError):
-        return exc.errno in _DISK_FULL_ERRNOS
-    return isinstance(exc, sqlite3.OperationalError) and exc.sqlite_errorcode == _SQLITE_FULL
 
 
 async def _storage_failed(request: Request, exc: Exception) -> JSONResponse:

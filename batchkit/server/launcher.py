@@ -23,7 +23,7 @@ from batchkit.server.accounts import DEMO_USER, demo_password
 from batchkit.server.app import ServerApplication, build_application
 from batchkit.server.emitter import emit_progress_burst
 from batchkit.server.serving import ServingServer, bind_socket
-from batchkit.server.settings import Engines, ServerSettings, check_fail_rates
+from batchkit.server.settings import ServerSettings, check_fail_rates
 
 __all__ = ["Credentials", "EmbeddedServer", "start_embedded_server"]
 
@@ -238,7 +238,6 @@ def start_embedded_server(
     users: Mapping[str, str] | None = None,
     fail_rates: Mapping[str, float] | None = None,
     seed: int | None = None,
-    engines: Engines | None = None,
     **options: Any,
 ) -> EmbeddedServer:
     """Start a reference server on a free loopback port and return it, listening.
@@ -263,7 +262,6 @@ def start_embedded_server(
         fail_rates=fail_rates or {},
         seed=seed,
         users=accounts,
-        engines=engines,
         **options,
     )
     username, password = next(iter(accounts.items()))

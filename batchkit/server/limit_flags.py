@@ -27,7 +27,9 @@ def add_limit_flags(parser: argparse.ArgumentParser) -> None:
         help="refuse this user from now on: its logins and every token it holds; repeatable "
         "(default: none)",
     )
-    group = parser.add_argument_group("limits", "what one request, user or login may cost")
+    group = parser.add_argument_group(
+        "limits", "what one request, user, login, engine job or story may cost"
+    )
     for name, what in LIMITS.items():
         default = _DEFAULTS[name]
         group.add_argument(
@@ -40,9 +42,9 @@ def add_limit_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _metavar(name: str) -> str:
-    for suffix in ("bytes", "seconds"):
-        if name.endswith(suffix):
-            return suffix.upper()
+    for unit in ("bytes", "seconds"):
+        if unit in name.split("_"):
+            return unit.upper()
     return "N"
 
 

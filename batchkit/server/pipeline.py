@@ -4,6 +4,13 @@ Each step records its progress in the database before it tells the story's room,
 that reads the REST status after an event never sees an older state. A step that fails fails
 its story alone; a cancelled pipeline (the server stopping) leaves its state as it was, so the
 next start can resume it.
+
+The engines' work is done by jobs on the worker pool (:mod:`batchkit.server.worker_pool`), one
+job of a story at a time: the next chunk's job is queued as soon as the last one's result is in,
+so a worker never waits while the server records a result. Before its first auto-mode step a
+story's plan is checked against the limits of :mod:`batchkit.server.work_limits`, and each job
+may write no more than what is left of the story's media budget. A failure that cannot be
+recorded because the disk is full is recorded once there is room (:mod:`.disk_space`).
 """
 
 from __future__ import annotations
@@ -11,10 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from batchkit.contract import (
     AutoModeComplete,
@@ -30,14 +36,20 @@ from batchkit.contract import (
     StoryProcessingStart,
     story_room,
 )
-from batchkit.errors import DocumentError, EngineError
+from batchkit.errors import DocumentError, EngineError, LimitExceeded
+from batchkit.server.disk_space import describe_disk_full, is_disk_full, while_disk_full
 from batchkit.server.emitter import RoomEmitter
+from batchkit.server.engines.chunks import split_into_chunks
+from batchkit.server.fair_queue import JobOwner
 from batchkit.server.faults import FaultInjector
+from batchkit.server.jobs import JobResult, JobSpec
 from batchkit.server.plan import PipelinePlan
 from batchkit.server.records import MediaKind, MediaRecord, StoryRecord, utc_now
-from batchkit.server.settings import Engines
 from batchkit.server.storage import DataPaths
+from batchkit.server.story_jobs import StepWork, StoryJobs
 from batchkit.server.story_store import StoryStore
+from batchkit.server.work_limits import StoryLimits
+from batchkit.server.worker_pool import WorkerPool
 
 __all__ = ["PipelineServices", "StoryPipeline", "forget_media"]
 
@@ -56,7 +68,8 @@ _STEP_MEDIA = {
 class PipelineServices:
     """What every pipeline needs from the server."""
 
-    engines: Engines
+    jobs: WorkerPool
+    limits: StoryLimits
     stories: StoryStore
     emitter: RoomEmitter
     faults: FaultInjector
@@ -82,12 +95,24 @@ async def forget_media(
 class StoryPipeline:
     """Runs the steps of one story that are not done yet."""
 
-    def __init__(self, services: PipelineServices, story: StoryRecord, plan: PipelinePlan) -> None:
+    def __init__(
+        self,
+        services: PipelineServices,
+        story: StoryRecord,
+        plan: PipelinePlan,
+        *,
+        rank: Callable[[], int] = lambda: 0,
+    ) -> None:
+        """``rank`` says, when a job is queued, the story's place among its batch's stories in
+        progress (:class:`~batchkit.server.fair_queue.JobOwner`)."""
         self._services = services
         self._story = story
         self._plan = plan
         self._steps = plan.steps
         self._room = story_room(story.id)
+        self._rank = rank
+        self._jobs = StoryJobs(services.paths, story.id)
+        self._media_bytes = 0
         # A resumed story keeps the time it had already spent.
         self._clock_start = time.monotonic() - story.processing_time / 1000
 
@@ -97,18 +122,23 @@ class StoryPipeline:
 
     async def run(self) -> StoryRecord:
         """Run every unfinished step; returns the story as it ended (completed or failed)."""
-        self._story = await self._update(
-            state=FileState.PROCESSING, error=None, started_at=self._story.started_at or utc_now()
-        )
-        for step in self._steps:
-            if step in self._story.completed_steps:
-                continue
-            try:
-                await self._run_step(step)
-            except Exception as exc:  # one story's failure must never escape into the batch
-                return await self._fail(step, exc)
-        return await self._update(
-            state=FileState.COMPLETED, step=None, completed_at=utc_now(), **self._timing()
+        step = self._steps[0]
+        try:
+            self._story = await self._update(
+                state=FileState.PROCESSING,
+                error=None,
+                started_at=self._story.started_at or utc_now(),
+            )
+            for step in self._steps:
+                if step not in self._story.completed_steps:
+                    await self._run_step(step)
+        except Exception as exc:  # one story's failure must never escape into the batch
+            return await self._fail(step, exc)
+        return await while_disk_full(
+            lambda: self._update(
+                state=FileState.COMPLETED, step=None, completed_at=utc_now(), **self._timing()
+            ),
+            f"the completion of story {self._story.id}",
         )
 
     def _timing(self) -> dict[str, float]:
@@ -137,6 +167,7 @@ class StoryPipeline:
             )
         )
         self._services.faults.check(step)
+        await self._check_limits(step)
         if step is PipelineStep.IMAGES:
             await self._images_step()
         elif step is PipelineStep.AUDIO:
@@ -161,12 +192,33 @@ class StoryPipeline:
         """A step that runs again starts from nothing: drop what an earlier run left."""
         await forget_media(self._services, self._story.id, _STEP_MEDIA[step])
 
-    def _media_path(self, name: str) -> Path:
-        path = self._services.paths.media_file(self._story.id, name)
-        if path is None:  # pragma: no cover - names are made here, never by a client
-            raise EngineError(f"bad media name {name!r}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+    async def _job(self, job: JobSpec) -> JobResult:
+        """Run one job of this story; what it writes counts against the story's media budget."""
+        remaining = max(0, self._services.limits.max_media_bytes - self._media_bytes)
+        story = self._story
+        owner = JobOwner(story.user_id, story.batch_id or story.id, story.index, self._rank())
+        result = await self._services.jobs.run(owner, job, output_bytes=remaining)
+        self._media_bytes += result.output_bytes
+        return result
+
+    # ---------------------------------------------------------------- limits
+    async def _check_limits(self, step: PipelineStep) -> None:
+        """Refuse this step and the ones after it, before any work, if they would pass a limit."""
+        media = await self._services.stories.media(self._story.id)
+        sizes = await asyncio.to_thread(self._jobs.media_sizes, media)
+        self._media_bytes = sum(sizes.values())
+        remaining = [
+            s
+            for s in self._steps[self._steps.index(step) :]
+            if s not in self._story.completed_steps
+        ]
+        self._services.limits.check_plan(
+            self._plan,
+            self._story.generated_word_count,
+            remaining,
+            used_bytes=self._media_bytes,
+            audio_bytes=sizes.get(MediaKind.AUDIO, 0),
+        )
 
     # ---------------------------------------------------------------- story
     async def _story_progress(self, progress: float, message: str) -> None:
@@ -185,25 +237,26 @@ class StoryPipeline:
             )
         )
 
-    async def _read_and_write(self) -> tuple[str, str]:
-        """The document's text and the story written from it (saved as ``story.txt``)."""
-        engines, story = self._services.engines, self._story
+    async def _read_and_write(self) -> tuple[str, JobResult]:
+        """The story written from the document (saved as ``story.txt``), and its word counts."""
+        story = self._story
         await self._story_progress(0.0, f"Reading {story.file_name}")
         self._services.faults.check(PipelineStep.STORY)
         source = self._services.paths.stored_file(story.file_path)
         if source is None:
             raise DocumentError(f"{story.file_name}: the uploaded file is not on this server")
-        text = await asyncio.to_thread(engines.extract_text, source)
+        output = self._jobs.path("story.txt")
+        await asyncio.to_thread(output.parent.mkdir, parents=True, exist_ok=True)
+        self._media_bytes = 0
+        max_words = self._services.limits.max_words
+        result = await self._job(
+            self._jobs.story(source, self._plan, story.custom_prompt, max_words)
+        )
         await self._story_progress(40.0, "Writing the story")
-        if self._plan.generate_story:
-            content = await asyncio.to_thread(engines.write_story, text, story.custom_prompt)
-        else:
-            content = text
-        await asyncio.to_thread(self._media_path("story.txt").write_text, content, "utf-8")
-        return text, content
+        return await asyncio.to_thread(output.read_text, "utf-8"), result
 
     async def _story_step(self) -> None:
-        engines, story = self._services.engines, self._story
+        story = self._story
         await self._update(step=PipelineStep.STORY, step_progress=0.0)
         await self._emit(
             StoryProcessingStart(
@@ -214,12 +267,12 @@ class StoryPipeline:
                 timestamp=_now(),
             )
         )
-        text, content = await self._read_and_write()
+        content, result = await self._read_and_write()
         await self._services.stories.add_media(
             MediaRecord(story.id, "story.txt", MediaKind.STORY_TEXT, 0)
         )
         await self._pace()
-        original_words, generated_words = engines.word_count(text), engines.word_count(content)
+        original_words, generated_words = result.original_words or 0, result.generated_words or 0
         await self._finish_step(
             PipelineStep.STORY,
             generated_content=content,
@@ -238,8 +291,7 @@ class StoryPipeline:
 
     # ---------------------------------------------------------------- auto-mode steps
     def _chunks(self, words_per_chunk: int, what: str) -> list[str]:
-        content = self._story.generated_content or ""
-        chunks = self._services.engines.split_into_chunks(content, words_per_chunk)
+        chunks = split_into_chunks(self._story.generated_content or "", words_per_chunk)
         if not chunks:
             raise EngineError(f"{self._story.file_name}: the story has no words to {what}")
         return chunks
@@ -260,65 +312,49 @@ class StoryPipeline:
         )
         await self._pace()
 
+    async def _run_chunks(self, step: PipelineStep, work: Sequence[StepWork], noun: str) -> None:
+        """Run the step's jobs one after another, recording each result in order; the next job
+        waits in the queue while the last one's result is recorded."""
+        await asyncio.to_thread(
+            self._services.paths.media_dir(self._story.id).mkdir, parents=True, exist_ok=True
+        )
+        upcoming: asyncio.Task[JobResult] | None = asyncio.create_task(self._job(work[0].job))
+        try:
+            for index, done in enumerate(work):
+                assert upcoming is not None
+                result = await upcoming
+                upcoming = None
+                if index + 1 < len(work):
+                    upcoming = asyncio.create_task(self._job(work[index + 1].job))
+                await self._services.stories.add_media(done.record(self._story.id, result))
+                await self._chunk_done(step, index + 1, len(work), noun)
+        finally:
+            if upcoming is not None:
+                _abandon(upcoming)
+
     async def _images_step(self) -> None:
-        plan, render = self._plan, self._services.engines.render_image
-        chunks = self._chunks(plan.words_per_image, "illustrate")
-        for index, chunk in enumerate(chunks):
-            name = f"image_{index:03d}.png"
-            await asyncio.to_thread(
-                render,
-                chunk,
-                style=plan.image_style,
-                index=index,
-                prompt=plan.image_prompt,
-                path=self._media_path(name),
-            )
-            await self._services.stories.add_media(
-                MediaRecord(
-                    self._story.id,
-                    name,
-                    MediaKind.IMAGE,
-                    index,
-                    style=plan.image_style.value,
-                    prompt=plan.image_prompt or chunk[:200],
-                )
-            )
-            await self._chunk_done(PipelineStep.IMAGES, index + 1, len(chunks), "Image")
+        chunks = self._chunks(self._plan.words_per_image, "illustrate")
+        await self._run_chunks(PipelineStep.IMAGES, self._jobs.images(chunks, self._plan), "Image")
 
     async def _audio_step(self) -> None:
-        plan, synthesize = self._plan, self._services.engines.synthesize
-        chunks = self._chunks(plan.words_per_audio, "narrate")
-        for index, chunk in enumerate(chunks):
-            name = f"audio_{index:03d}.wav"
-            seconds = await asyncio.to_thread(
-                synthesize,
-                chunk,
-                voice=plan.audio_voice,
-                model=plan.model_voice.value,
-                path=self._media_path(name),
-            )
-            await self._services.stories.add_media(
-                MediaRecord(self._story.id, name, MediaKind.AUDIO, index, duration=seconds)
-            )
-            await self._chunk_done(PipelineStep.AUDIO, index + 1, len(chunks), "Audio clip")
+        chunks = self._chunks(self._plan.words_per_audio, "narrate")
+        work = self._jobs.speech(chunks, self._plan)
+        await self._run_chunks(PipelineStep.AUDIO, work, "Audio clip")
 
     async def _merge_step(self) -> None:
         media = await self._services.stories.media(self._story.id)
         clips = sorted((m for m in media if m.kind is MediaKind.AUDIO), key=lambda m: m.index)
         if not clips:
             raise EngineError(f"{self._story.file_name}: there is no audio to merge")
-        paths = [self._media_path(clip.name) for clip in clips]
-        target = self._media_path("merged.wav")
-        seconds = await asyncio.to_thread(self._services.engines.merge_wavs, paths, target)
-        await self._services.stories.add_media(
-            MediaRecord(self._story.id, "merged.wav", MediaKind.MERGED_AUDIO, 0, duration=seconds)
-        )
-        await self._chunk_done(PipelineStep.MERGE, 1, 1, "Merged audio")
+        await self._run_chunks(PipelineStep.MERGE, [self._jobs.merge(clips)], "Merged audio")
 
     # ---------------------------------------------------------------- failure
     def _describe(self, step: PipelineStep, exc: Exception) -> str:
         if isinstance(exc, EngineError):
             text = str(exc)
+        elif is_disk_full(exc):
+            logger.warning("story %s: the disk is full (%s step): %s", self._story.id, step, exc)
+            text = describe_disk_full(f"recording the {step.value} step")
         else:
             logger.error("story %s: %s step crashed", self._story.id, step, exc_info=exc)
             text = f"the {step.value} step failed unexpectedly ({type(exc).__name__}: {exc})"
@@ -327,6 +363,15 @@ class StoryPipeline:
 
     async def _fail(self, step: PipelineStep, exc: Exception) -> StoryRecord:
         message = self._describe(step, exc)
+        retryable = not isinstance(exc, DocumentError | LimitExceeded)
+        return await while_disk_full(
+            lambda: self._record_failure(step, message, retryable=retryable),
+            f"the failure of story {self._story.id}",
+        )
+
+    async def _record_failure(
+        self, step: PipelineStep, message: str, *, retryable: bool
+    ) -> StoryRecord:
         story = await self._update(
             state=FileState.FAILED, error=message, completed_at=utc_now(), **self._timing()
         )
@@ -336,10 +381,16 @@ class StoryPipeline:
                 error=message,
                 step=_STORY_STEP_NAME,
                 processing_time=story.processing_time,
-                retryable=not isinstance(exc, DocumentError),
+                retryable=retryable,
                 timestamp=_now(),
             )
         else:
             event = AutoModeError(story_id=story.id, step=step, error=message, timestamp=_now())
         await self._emit(event)
         return story
+
+
+def _abandon(task: asyncio.Task[JobResult]) -> None:
+    """Cancel a job nobody will wait for, and take its outcome so none goes unretrieved."""
+    task.cancel()
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())

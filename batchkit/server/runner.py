@@ -1,15 +1,18 @@
-"""Runs batches and single-story re-runs on a fixed number of workers, and resumes after a stop.
+"""Runs batches and single-story re-runs on the worker pool, and resumes after a stop.
 
 A batch first creates the story record of every input (``batch-stories-progress`` after each),
-then runs the stories' pipelines, at most ``workers`` at once across the whole server, and ends
-with ``batch-stories-complete`` once every pipeline has ended.
+then runs the stories' pipelines, as many at once as its share of the workers
+(:mod:`batchkit.server.story_shares`; the others stay ``pending``), and ends with
+``batch-stories-complete`` once every pipeline has ended. Batches never wait for each other's
+stories: their jobs meet in the pool's queue, which serves users, then batches, in turn
+(:mod:`batchkit.server.fair_queue`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,9 +28,11 @@ from batchkit.contract import (
     story_room,
 )
 from batchkit.server.batch_store import BatchStore
+from batchkit.server.disk_space import while_disk_full
 from batchkit.server.pipeline import PipelineServices, StoryPipeline, forget_media
 from batchkit.server.plan import PipelinePlan
 from batchkit.server.records import BatchRecord, StoryRecord, utc_now
+from batchkit.server.story_shares import StoryShares
 from batchkit.server.views import batch_status
 
 __all__ = ["INTERRUPTED", "BatchRunner", "StoryBusy"]
@@ -45,6 +50,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _log_crash(task: asyncio.Task[None]) -> None:
+    """Take the outcome of a finished task, so that nothing is left "never retrieved"."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        logger.error("%s crashed", task.get_name(), exc_info=exc)
+
+
 class BatchRunner:
     """Owns every pipeline task; :meth:`shutdown` interrupts them all."""
 
@@ -55,7 +66,7 @@ class BatchRunner:
         self._batches = batches
         self._stories = services.stories
         self._emitter = services.emitter
-        self._slots = asyncio.Semaphore(workers)
+        self._shares = StoryShares(workers)
         self._resume = resume
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()
@@ -77,14 +88,21 @@ class BatchRunner:
         task = asyncio.create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_crash)
+
+    def warm_up(self) -> None:
+        """Start the engine workers in the background (the server's start does not wait)."""
+        self._services.jobs.warm_up()
 
     async def shutdown(self) -> None:
-        """Interrupt every pipeline; their state stays in the database for the next start."""
+        """Interrupt every pipeline (their state stays in the database for the next start),
+        then stop the engine workers."""
         self._gate.set()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._services.jobs.close()
 
     # ---------------------------------------------------------------- batches
     def start_batch(self, batch_id: str) -> None:
@@ -106,15 +124,22 @@ class BatchRunner:
                     ),
                 )
             stories = await self._create_records(batch)
-            await self._run_stories(stories, PipelinePlan.from_json(batch.auto_mode))
-            await self._finish_batch(batch)
+            await self._run_stories(batch_id, stories, PipelinePlan.from_json(batch.auto_mode))
+            await while_disk_full(lambda: self._finish_batch(batch), f"the end of batch {batch_id}")
         except Exception as exc:  # the batch itself broke, not one of its stories
             logger.error("batch %s failed", batch_id, exc_info=exc)
             message = f"the batch could not be processed: {type(exc).__name__}: {exc}"
-            await self._batches.set_status(batch_id, BatchState.FAILED, error=message)
-            await self._emitter.emit(
-                room, BatchStoriesError(batch_id=batch_id, error=message, timestamp=_now())
+            await while_disk_full(
+                lambda: self._record_batch_failure(batch_id, message),
+                f"the failure of batch {batch_id}",
             )
+
+    async def _record_batch_failure(self, batch_id: str, message: str) -> None:
+        await self._batches.set_status(batch_id, BatchState.FAILED, error=message)
+        await self._emitter.emit(
+            batch_room(batch_id),
+            BatchStoriesError(batch_id=batch_id, error=message, timestamp=_now()),
+        )
 
     async def _create_records(self, batch: BatchRecord) -> list[StoryRecord]:
         """Every input's story record (made now where missing), in input order."""
@@ -147,7 +172,9 @@ class BatchRunner:
             ),
         )
 
-    async def _run_stories(self, stories: list[StoryRecord], plan: PipelinePlan) -> None:
+    async def _run_stories(
+        self, batch_id: str, stories: list[StoryRecord], plan: PipelinePlan
+    ) -> None:
         pending = [story for story in stories if not story.finished]
         if not plan.enabled:
             # Auto mode off: the records are the whole job.
@@ -158,22 +185,30 @@ class BatchRunner:
                 )
                 self._busy.discard(story.id)
             return
-        results = await asyncio.gather(
-            *(self._run_story(story) for story in pending), return_exceptions=True
-        )
+        async with self._shares.batch(batch_id):
+            results = await asyncio.gather(
+                *(self._run_story(story, batch_id) for story in pending), return_exceptions=True
+            )
         for story, result in zip(pending, results, strict=True):
             if isinstance(result, BaseException) and not isinstance(result, Exception):
                 raise result  # cancelled: the server is stopping
             if isinstance(result, Exception):
                 logger.error("story %s crashed", story.id, exc_info=result)
 
-    async def _run_story(self, story: StoryRecord) -> None:
+    async def _run_story(self, story: StoryRecord, batch_id: str | None = None) -> None:
+        """Run one story's pipeline; a batch's story first waits for its batch's share."""
         try:
-            async with self._slots:
-                plan = PipelinePlan.from_json(story.auto_mode)
-                await StoryPipeline(self._services, story, plan).run()
+            if batch_id is None:
+                await self._pipeline(story, lambda: 0).run()
+                return
+            async with self._shares.story(batch_id, story.index):
+                await self._pipeline(story, lambda: self._shares.rank(batch_id, story.index)).run()
         finally:
             self._busy.discard(story.id)
+
+    def _pipeline(self, story: StoryRecord, rank: Callable[[], int]) -> StoryPipeline:
+        plan = PipelinePlan.from_json(story.auto_mode)
+        return StoryPipeline(self._services, story, plan, rank=rank)
 
     async def _finish_batch(self, batch: BatchRecord) -> None:
         files = await self._batches.files(batch.id)

@@ -3,67 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Protocol
 
-from batchkit.contract import (
-    MAX_FILE_BYTES,
-    MAX_FILES,
-    MAX_STORIES,
-    ImageStyle,
-    PipelineStep,
-)
+from batchkit.contract import MAX_FILE_BYTES, MAX_FILES, MAX_STORIES, PipelineStep
 from batchkit.errors import ConfigError
 
-__all__ = ["LIMITS", "Engines", "ImageRenderer", "ServerSettings", "SpeechSynthesizer"]
-
-
-class ImageRenderer(Protocol):
-    """Draws one PNG for one chunk of text."""
-
-    def __call__(
-        self, text: str, *, style: ImageStyle, index: int, prompt: str | None, path: Path
-    ) -> None: ...
-
-
-class SpeechSynthesizer(Protocol):
-    """Speaks one chunk of text into a WAV file and returns its length in seconds."""
-
-    def __call__(self, text: str, *, voice: str, model: str, path: Path) -> float: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Engines:
-    """The work a story needs, as plain callables, so another writer or voice can be plugged in.
-
-    Every callable is blocking; the server runs them in worker threads.
-    """
-
-    extract_text: Callable[[Path], str]
-    write_story: Callable[[str, str | None], str]
-    word_count: Callable[[str], int]
-    split_into_chunks: Callable[[str, int], list[str]]
-    render_image: ImageRenderer
-    synthesize: SpeechSynthesizer
-    merge_wavs: Callable[[Sequence[Path], Path], float]
-
-    @classmethod
-    def local(cls) -> Engines:
-        """The local engines of :mod:`batchkit.server.engines` (imported only when asked for)."""
-        from batchkit.server import engines
-
-        return cls(
-            extract_text=engines.extract_text,
-            write_story=engines.write_story,
-            word_count=engines.word_count,
-            split_into_chunks=engines.split_into_chunks,
-            render_image=engines.render_image,
-            synthesize=engines.synthesize,
-            merge_wavs=engines.merge_wavs,
-        )
+__all__ = ["LIMITS", "ServerSettings"]
 
 
 _STEP_NAMES = frozenset(step.value for step in PipelineStep)
@@ -114,6 +62,13 @@ LIMITS: Mapping[str, str] = MappingProxyType(
         "login_failures_per_address": "failed logins from one client address per login window",
         "login_window_seconds": "the window the login limits count over",
         "password_hash_workers": "threads that hash passwords (apart from every other work)",
+        # the work of engine workers (batchkit.server.work_limits)
+        "job_cpu_seconds": "CPU seconds of one engine job (a picture, a spoken chunk, a read)",
+        "job_memory_bytes": "bytes of address space of a worker while it runs a job",
+        "job_wall_seconds": "seconds of one job, past which its worker is killed and replaced",
+        "max_story_words": "words of a document once its text is extracted",
+        "max_chunks_per_step": "pictures, or spoken chunks, one story's step may make",
+        "max_media_bytes_per_story": "bytes of text, pictures and audio one story may write",
     }
 )
 """Every limit of :class:`ServerSettings`, with what it bounds (``batchkit serve`` flags too)."""
@@ -126,9 +81,17 @@ class ServerSettings:
     ``jwt_secret=None`` means: read it from ``data_dir/jwt-secret``, creating it the first time,
     so that tokens stay valid across a restart on the same data directory. ``users`` maps user
     names to passwords; they are created (or their passwords reset) when the server starts.
-    ``engines=None`` means the local engines. ``removed_users`` are refused from the start
+    ``removed_users`` are refused from the start
     (their tokens too); a name in both ``users`` and ``removed_users`` is an error. Changing a
     user's password revokes the tokens issued with the old one. :data:`LIMITS` lists the limits.
+
+    Engine work runs in ``workers`` worker processes (:mod:`batchkit.server.worker_pool`); a
+    batch has at most ``workers`` stories in progress at once, and waiting jobs are served
+    round-robin across users, then batches. Each job is bounded by ``job_cpu_seconds`` of CPU,
+    ``job_memory_bytes`` of address space and ``job_wall_seconds`` of wall-clock time; each story
+    by ``max_story_words`` words once its text is extracted, ``max_chunks_per_step`` chunks in
+    its images or audio step and ``max_media_bytes_per_story`` bytes of generated files
+    (:mod:`batchkit.server.work_limits`). A story that would pass one fails, its error naming it.
     """
 
     host: str = "127.0.0.1"
@@ -146,7 +109,6 @@ class ServerSettings:
     max_stories: int = MAX_STORIES
     idempotency_ttl_seconds: int = 24 * 3600
     resume_interrupted: bool = True
-    engines: Engines | None = field(default=None, repr=False, compare=False)
     # limits against abuse (see LIMITS)
     max_json_body_bytes: int = 1 * _MiB
     max_header_bytes: int = 32 * _KiB
@@ -165,6 +127,21 @@ class ServerSettings:
     login_window_seconds: float = 60.0
     password_hash_workers: int = 1
     removed_users: frozenset[str] = frozenset()
+    # ---- engine workers and the work they may do (batchkit.server.work_limits)
+    job_cpu_seconds: float = 60.0
+    """CPU time of one job (a picture, a spoken chunk, a document read): ~0.1 s is typical."""
+    job_memory_bytes: int = 1 * _GiB
+    """Address space of a worker while it runs a job (an idle worker uses ~250 MiB)."""
+    job_wall_seconds: float = 120.0
+    """Wall-clock time of one job, past which its worker is killed and replaced."""
+    max_story_words: int = 2_500_000
+    """Words of a document once its text is extracted: a 10 MiB text of prose has ~1.8 million;
+    a small ``.docx`` can unpack to many more."""
+    max_chunks_per_step: int = 200
+    """Pictures, or spoken chunks, one story's step may make."""
+    max_media_bytes_per_story: int = 1 * _GiB
+    """Bytes of text, pictures and audio one story may write (speech is ~2.5 MiB a minute, and
+    the merged file doubles it: ~3 hours of narration)."""
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.pace) and self.pace >= 0):

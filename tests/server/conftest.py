@@ -8,11 +8,16 @@ httpx and python-socketio's AsyncClient. Nothing is faked. Waiting is always on 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import itertools
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+import os
+import re
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import httpx
 import pytest
@@ -46,9 +51,11 @@ _SENTENCES = (
 def story_text(words: int = 120) -> str:
     """Plain English text of about ``words`` words (whole sentences)."""
     out: list[str] = []
+    count = 0
     for sentence in itertools.cycle(_SENTENCES):
         out.append(sentence)
-        if sum(len(s.split()) for s in out) >= words:
+        count += len(sentence.split())
+        if count >= words:
             return " ".join(out)
     raise AssertionError("unreachable")
 
@@ -293,3 +300,94 @@ async def alice_events(
     stream = stream_factory(server.url, alice.token)
     await stream.connect()
     return stream
+
+
+# ---------------------------------------------------------------- a real full disk
+# ``batchkit serve`` on a small tmpfs of its own: it runs in a mount namespace of its own
+# (``unshare --mount``; with a user namespace too when the tests do not run as root) where its
+# data directory is a small tmpfs, so every write of the server, its SQLite database and its
+# engine workers can really fail with ENOSPC; nothing outside the test sees the mount, and it
+# vanishes with the process. A test reaches that filesystem through ``/proc/<pid>/root``.
+_LISTENING = re.compile(rb"listening on (http://127\.0\.0\.1:\d+)")
+
+
+@dataclass
+class SmallDiskServer:
+    url: str
+    process: asyncio.subprocess.Process
+    data_dir: Path
+    """The data directory as this process sees it: the server's tmpfs, through /proc."""
+
+    def fill(self, *, leave: int) -> Path:
+        """Write zeros until the disk is full, then give back ``leave`` bytes."""
+        filler = self.data_dir / "filler"
+        chunk = b"\0" * (1024 * 1024)
+        with filler.open("wb", buffering=0) as out:
+            assert _write_until_refused(out, chunk) == errno.ENOSPC
+        written = filler.stat().st_size
+        os.truncate(filler, max(0, written - leave))
+        return filler
+
+    def uploads(self) -> list[str]:
+        """The stored names of the uploaded originals."""
+        return sorted(p.name for p in (self.data_dir / "uploads" / "original").iterdir())
+
+    async def log_after_stop(self) -> str:
+        """Stop the server and return what it wrote on stderr."""
+        self.process.terminate()
+        async with asyncio.timeout(TIMEOUT):
+            await self.process.wait()
+        assert self.process.stderr is not None
+        return (await self.process.stderr.read()).decode()
+
+
+def _write_until_refused(out: BinaryIO, chunk: bytes) -> int | None:
+    """Write ``chunk`` again and again; the errno of the write that was refused."""
+    while True:
+        try:
+            out.write(chunk)
+        except OSError as exc:
+            return exc.errno
+
+
+def _unshare_command(data_dir: Path, size_mib: int, *options: str) -> list[str]:
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    mount = f'mount -t tmpfs -o size={size_mib}m tmpfs "$0" && exec "$@"'
+    serve = [
+        sys.executable, "-m", "batchkit.cli", "serve", "--port", "0", "--workers", "1",
+        "--data-dir", str(data_dir), "--user", f"alice:{USERS['alice']}", *options,
+    ]  # fmt: skip
+    return ["unshare", "--mount", *user, "sh", "-c", mount, str(data_dir), *serve]
+
+
+StartServer = Callable[..., Awaitable[SmallDiskServer]]
+
+
+@pytest.fixture
+async def small_disk(tmp_path: Path) -> AsyncIterator[StartServer]:
+    """Start ``batchkit serve OPTIONS...`` on a disk of ``size_mib`` (stopped at teardown)."""
+    processes: list[asyncio.subprocess.Process] = []
+
+    async def start(*options: str, size_mib: int = 24) -> SmallDiskServer:
+        mount_point = tmp_path / f"disk{len(processes)}"
+        mount_point.mkdir()
+        process = await asyncio.create_subprocess_exec(
+            *_unshare_command(mount_point, size_mib, *options),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        processes.append(process)
+        assert process.stdout is not None
+        async with asyncio.timeout(TIMEOUT):
+            while not (match := _LISTENING.search(await process.stdout.readline())):
+                assert process.returncode is None, "the server in its namespace did not start"
+        inside = Path(f"/proc/{process.pid}/root") / str(mount_point).lstrip("/")
+        return SmallDiskServer(match.group(1).decode(), process, inside)
+
+    yield start
+    for process in processes:
+        if process.returncode is None:
+            process.terminate()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(TIMEOUT):
+                await process.wait()

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from help_text import options_without_a_default
 
-from .conftest import TIMEOUT
+from .conftest import TIMEOUT, login
 
 LISTENING = re.compile(r"^batchkit server listening on (http://127\.0\.0\.1:\d+)$")
 DEMO = re.compile(r"^batchkit serve: user 'demo', password (\S+) \(kept in (.+)\)$")
@@ -134,3 +134,31 @@ def test_serve_help_shows_every_default() -> None:
     assert options_without_a_default(result.stdout) == []
     for default in ("127.0.0.1", "8000", "./batchkit-data", "demo-password"):
         assert default in result.stdout
+
+
+async def test_serve_refuses_a_work_limit_of_zero_naming_it(tmp_path: Path) -> None:
+    process = await _serve("--data-dir", str(tmp_path), "--max-chunks-per-step", "0")
+    async with asyncio.timeout(TIMEOUT):
+        _, stderr = await process.communicate()
+    assert process.returncode == 2  # a usage error, named by its flag
+    assert b"--max-chunks-per-step: 0 must be more than 0" in stderr
+
+
+async def test_serve_applies_its_work_limits_to_the_stories_it_runs(tmp_path: Path) -> None:
+    """``--max-story-words 50``: a story of 120 words fails, naming the limit."""
+    process = await _serve("--data-dir", str(tmp_path), "--user", "erin:erin-pw",
+                           "--max-story-words", "50")  # fmt: skip
+    try:
+        url, _ = await _read_until_listening(process)
+        api = await login(url, "erin", "erin-pw")
+        try:
+            urls = await api.upload_texts(1, words=120)
+            batch_id = (await api.create_batch(urls))["data"]["batchId"]
+            [result] = (await api.wait_for_status(batch_id))["results"]
+        finally:
+            await api.http.aclose()
+        assert result["status"] == "failed"
+        assert "the limit is 50 words a story (max_story_words)" in result["error"]
+    finally:
+        process.terminate()
+        await process.wait()

@@ -23,7 +23,7 @@ from typing import Final
 from batchkit.contract import ModelVoice
 from batchkit.errors import EngineError
 
-__all__ = ["VOICES", "merge_wavs", "synthesize", "wav_duration"]
+__all__ = ["VOICES", "estimated_wav_bytes", "merge_wavs", "synthesize", "wav_duration"]
 
 VOICES: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -74,6 +74,9 @@ _END_PAUSE: Final = 0x1000
 _PARAMETER_RATE: Final = 1
 _EE_OK: Final = 0
 _SAMPLE_WIDTH: Final = 2
+_EXPECTED_SAMPLE_RATE: Final = 22_050
+"""What eSpeak NG reports at initialisation; used only to estimate sizes before speaking."""
+_WAV_HEADER_BYTES: Final = 44
 _COPY_FRAMES: Final = 64 * 1024
 
 _SynthCallback = ctypes.CFUNCTYPE(
@@ -118,6 +121,13 @@ def synthesize(text: str, *, voice: str, model: str, path: Path) -> float:
         sample_rate = engine.sample_rate
     _write_wav(path, pcm, sample_rate)
     return len(pcm) / _SAMPLE_WIDTH / sample_rate
+
+
+def estimated_wav_bytes(words: int, model: str) -> int:
+    """About how many bytes of WAV :func:`synthesize` writes for ``words`` words (a little more
+    than it does: pauses at punctuation are shorter than the words they replace)."""
+    rate = _WORDS_PER_MINUTE.get(model, _DEFAULT_WORDS_PER_MINUTE)
+    return round(words / rate * 60 * _EXPECTED_SAMPLE_RATE * _SAMPLE_WIDTH) + _WAV_HEADER_BYTES
 
 
 def merge_wavs(paths: Sequence[Path], path: Path) -> float:

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-__all__ = ["split_into_chunks", "word_count"]
+import itertools
+import re
+from typing import Final
+
+__all__ = ["count_words_up_to", "split_into_chunks", "word_count"]
+
+_WORD: Final = re.compile(r"\S+")
 
 
 def word_count(text: str) -> int:
     """Number of whitespace-separated words in ``text``."""
     return len(text.split())
+
+
+def count_words_up_to(text: str, most: int) -> int:
+    """Words in ``text``, counted no further than ``most + 1``, without a list of them all (a
+    document that expands to millions of words is refused without costing their memory)."""
+    return sum(1 for _ in itertools.islice(_WORD.finditer(text), most + 1))
 
 
 def split_into_chunks(text: str, words_per_chunk: int) -> list[str]:
