@@ -26,12 +26,14 @@ USER, PASSWORD = "bench", "bench-password"
 _START_TIMEOUT = 60.0
 
 
-def _serve(pipe: Connection, data_dir: str, workers: int, pace: float) -> None:
+def _serve(
+    pipe: Connection, data_dir: str, workers: int, pace: float, settings: dict[str, Any]
+) -> None:
     """The child: run the server and answer requests until told to stop."""
     from batchkit.server.launcher import start_embedded_server
 
     with start_embedded_server(
-        data_dir=Path(data_dir), users={USER: PASSWORD}, workers=workers, pace=pace
+        data_dir=Path(data_dir), users={USER: PASSWORD}, workers=workers, pace=pace, **settings
     ) as server:
         pipe.send(server.url)
         while (request := pipe.recv())[0] != "stop":
@@ -43,12 +45,14 @@ def _serve(pipe: Connection, data_dir: str, workers: int, pace: float) -> None:
 
 
 class ChildServer:
-    """A reference server (pace 0 by default) in a spawned child process."""
+    """A reference server (pace 0 by default) in a spawned child process; ``settings`` are
+    :class:`~batchkit.server.settings.ServerSettings` fields (a limit, say)."""
 
-    def __init__(self, *, workers: int = 2, pace: float = 0.0) -> None:
+    def __init__(self, *, workers: int = 2, pace: float = 0.0, **settings: Any) -> None:
         self.url = ""
         self._workers = workers
         self._pace = pace
+        self._settings = settings
         self._tmp = tempfile.TemporaryDirectory(prefix="batchkit-bench-")
         self._pipe: Connection | None = None
         self._process: BaseProcess | None = None
@@ -67,7 +71,7 @@ class ChildServer:
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
         data_dir = str(Path(self._tmp.name) / "server")
-        args = (theirs, data_dir, self._workers, self._pace)
+        args = (theirs, data_dir, self._workers, self._pace, self._settings)
         self._process = context.Process(target=_serve, args=args, daemon=True)
         self._process.start()
         self._pipe = ours

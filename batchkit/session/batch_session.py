@@ -20,7 +20,8 @@ from typing import Self
 from batchkit.client import StoryClient
 from batchkit.config import BatchConfig, Profile
 from batchkit.contract.limits import MAX_FILES, PipelineStep
-from batchkit.errors import BatchkitError, ConfigError, RunError
+from batchkit.contract.rest import BatchCreateData, StoryInput
+from batchkit.errors import BatchkitError, ConfigError, RateLimited, RunError
 from batchkit.files import Document, check_documents
 from batchkit.runs import EventLog, save_run
 from batchkit.session.follower import Follower, FollowOptions
@@ -295,12 +296,30 @@ class BatchSession:
         names = run.plan.files
         inputs = [self._config.story_input(names[i].name, url) for i, url in ready.items()]
         try:
-            created = await self._client.create_batch(inputs, self._config.to_auto_mode())
+            created = await self._create_batch(inputs)
         except BatchkitError as exc:
             run.mark_batch_failed(list(ready), f"the batch could not be created: {exc}")
             return
         run.mark_batch_created(created.batch_id, list(ready), created.job_id)
         follower.add_batch(created.batch_id)
+
+    async def _create_batch(self, inputs: list[StoryInput]) -> BatchCreateData:
+        """Create one batch; while the server refuses it for now (429 with ``Retry-After``),
+        wait as it asks, within :attr:`FollowOptions.refused_batch_patience`."""
+        loop = asyncio.get_running_loop()
+        patience = self._options.refused_batch_patience
+        deadline = None if patience is None else loop.time() + patience
+        while True:
+            try:
+                return await self._client.create_batch(inputs, self._config.to_auto_mode())
+            except RateLimited as exc:
+                wait = exc.retry_after
+                if wait is None or (deadline is not None and loop.time() + wait > deadline):
+                    raise
+                # Refused without acting (the user's batches a minute, or stories in flight, are
+                # at their limit): the files stay queued, and the server said when to ask again.
+                logger.info("the server refused a batch for now (%s); again in %.0f s", exc, wait)
+                await asyncio.sleep(wait)
 
     async def _upload_missing(self, indices: list[int]) -> None:
         """Upload the files at ``indices`` and fold what came of it into the run."""

@@ -51,7 +51,9 @@ class FollowOptions:
     (production: up to 3 attempts); ``lost_after``: seconds the server may keep saying a batch
     does not exist (each time after a fresh login proved the token good) before its unfinished
     files fail; ``unanswered_after``: seconds without one usable REST answer before the run
-    stops (None: wait for ever).
+    stops (None: wait for ever); ``refused_batch_patience``: seconds a batch the server refuses
+    for now (429 with ``Retry-After``: the user's batches a minute, or stories in flight, are at
+    their limit) is sent again when the server says, before its files fail (None: for ever).
     """
 
     poll_interval: float = 1.0
@@ -62,6 +64,7 @@ class FollowOptions:
     batch_failure_grace: float = 60.0
     lost_after: float = 20.0
     unanswered_after: float | None = 600.0
+    refused_batch_patience: float | None = 600.0
 
 
 LOST = "the server no longer knows this batch; was it restarted? ({detail})"

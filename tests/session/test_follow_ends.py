@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from batchkit.client import StoryClient
+from batchkit.client import RetryPolicy, StoryClient
 from batchkit.config import BatchConfig
 from batchkit.contract import PipelineStep
 from batchkit.errors import AuthError, RunError
-from batchkit.server.launcher import EmbeddedServer
+from batchkit.server.launcher import EmbeddedServer, start_embedded_server
 from batchkit.session import BatchSession, FollowOptions, new_run
 from batchkit.tracker import FileStatus, PlannedFile
-from session.conftest import wait_for
+from session.conftest import USERS, wait_for
 
 FAST = FollowOptions(poll_interval=0.05, quiet_poll_interval=0.2, lost_after=0.5)
 
@@ -138,3 +138,27 @@ def rotate_signing_key(server: EmbeddedServer) -> None:
     server.stop()  # the data dir is the test's own, so it is kept
     (server.settings.data_dir / "jwt-secret").unlink()
     server.start()
+
+
+async def test_a_batch_refused_for_now_is_sent_again_when_the_server_says(
+    tmp_path: Path, documents: Callable[..., list[Path]]
+) -> None:
+    # The server lets alice have 10 stories in flight: the run's second batch (its 11th file) is
+    # refused with 429 and Retry-After until the first batch has finished. The client's own
+    # retries are off, so only the session's patience can carry the file through.
+    with start_embedded_server(
+        data_dir=tmp_path / "srv", users=USERS, workers=2, max_user_stories_in_flight=10
+    ) as server:
+        async with StoryClient(
+            server.url, username="alice", password="alice-pw", env={}, retry=RetryPolicy(attempts=1)
+        ) as client:
+            session = BatchSession(client, follow=FAST)
+            run = await session.start(
+                documents(11, 40),
+                BatchConfig(generate_images=False, generate_audio=False, merge_audio=False),
+            )
+            async with asyncio.timeout(60):  # a way out for the test, not a timing assertion
+                await session.wait()
+    frame = run.files
+    assert list(frame["status"]) == ["completed"] * 11, frame["error"].tolist()
+    assert len(run.batch_ids) == 2
