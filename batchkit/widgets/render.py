@@ -152,9 +152,10 @@ def _bar(snapshot: RunSnapshot) -> str:
 
 
 def _counts_line(snapshot: RunSnapshot) -> str:
+    # A count of none is said in words but muted: "0 failed" in red would paint a success red.
     parts = [
-        f'<span class="bk-count bk-count-{kind}"><span aria-hidden="true">{icon}</span> '
-        f"{count} {kind}</span>"
+        f'<span class="bk-count bk-count-{kind}{"" if count else " bk-count-none"}">'
+        f'<span aria-hidden="true">{icon}</span> {count} {kind}</span>'
         for kind, count, icon in _segments(snapshot)
     ]
     return f'<p class="bk-overall-counts">{" · ".join(parts)}</p>'

@@ -92,6 +92,22 @@ def test_one_failure_is_one_red_segment_never_a_red_bar() -> None:
     )
 
 
+def test_a_run_without_failures_paints_no_count_in_the_failure_colour() -> None:
+    run = make_run(NAMES[:3])
+    for i, event in enumerate(interleaved(3, 80)):
+        run.apply_event(event, received_at=at(10 + i))
+    overview = progress_view(run).html["overview"]
+    classes = {
+        kind: css
+        for css, kind in re.findall(
+            r'<span class="bk-count ([^"]*)">.*? \d+ (\w+)</span>', overview
+        )
+    }
+    # "0 failed" is still said in words, but muted: a red count on a page of successes lies.
+    assert classes["failed"] == "bk-count-failed bk-count-none", overview
+    assert classes["completed"] == "bk-count-completed", overview
+
+
 def test_every_file_in_progress_is_named_with_its_step() -> None:
     run = make_run(["a.txt", "b.txt", "c.txt"])
     for index, step, fraction in ((0, "images", 40.0), (1, "audio", 10.0)):
