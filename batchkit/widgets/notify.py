@@ -148,8 +148,8 @@ class Notifier:
     def info(self, text: str, *, place: str = DEFAULT_PLACE) -> Notice:
         return self.notify(Level.INFO, text, place=place)
 
-    def success(self, text: str, *, place: str = DEFAULT_PLACE) -> Notice:
-        return self.notify(Level.SUCCESS, text, place=place)
+    def success(self, text: str, *, place: str = DEFAULT_PLACE, show: bool = True) -> Notice:
+        return self.notify(Level.SUCCESS, text, place=place, show=show)
 
     def warning(self, text: str, *, place: str = DEFAULT_PLACE) -> Notice:
         return self.notify(Level.WARNING, text, place=place)
@@ -161,12 +161,19 @@ class Notifier:
         """A function painting an error in ``place`` (for :class:`TaskKeeper`)."""
         return lambda text: self.error(text, place=place)
 
-    def notify(self, level: Level | str, text: str, *, place: str = DEFAULT_PLACE) -> Notice:
-        """Show ``text`` in ``place`` now and add it to the log."""
+    def notify(
+        self, level: Level | str, text: str, *, place: str = DEFAULT_PLACE, show: bool = True
+    ) -> Notice:
+        """Show ``text`` in ``place`` now and add it to the log. ``show=False`` when the page
+        says it already where it matters: only logged, and the older notice of ``place``
+        (outdated by it) cleared."""
         notice = Notice(level=Level(level), text=text, at=datetime.now(UTC), place=place)
         self.log.append(notice)
         del self.log[: -self._log_limit]
-        self.place(place).show(notice)
+        if show:
+            self.place(place).show(notice)
+        else:
+            self.place(place).dismiss()
         set_changed(self._log_list, value=self._log_html())
         self._log_box.label = f"Log ({len(self.log)})"
         return notice

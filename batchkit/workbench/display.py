@@ -57,7 +57,8 @@ class RunDisplay:
             return
         if snapshot.failed == 0:
             self.set_status(f"done: all {snapshot.total} files completed")
-            self._notifier.success(f"all {snapshot.total} files completed", place="run")
+            # The overview's outcome line says it beside the run: a notice would say it twice.
+            self._notifier.success(f"all {snapshot.total} files completed", place="run", show=False)
             return
         self.set_status(f"done: {snapshot.completed} completed, {snapshot.failed} failed")
         # The reasons are in the table, once each: the notice only counts and says what next.

@@ -40,6 +40,9 @@ async def test_a_batch_from_code_completes_and_the_page_shows_it(wb: Workbench) 
     assert "done: all 4 files completed" in wb.page.header.html
     assert last_notice_in(wb, "run") == ("success", "all 4 files completed")
     assert "bk-final-ok" in wb.view.html["overview"]
+    # Logged, but not shown again beside the overview's own "Done: all 4 files completed"
+    # (and not said a third time to a screen reader after the status line and the overview).
+    assert wb.notifier.message_in("run") == ""
     assert (run.files["status"] == "completed").all()
     # The one table shows the same four rows as the DataFrame, each with its result.
     assert [(r.name, r.status) for r in wb.view.rows] == [
