@@ -27,7 +27,6 @@ page's loop, whatever thread ipykernel delivered them on.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Annotated, Any, Final, Literal, Protocol
 
 import anywidget
@@ -36,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from batchkit.contract.limits import ALLOWED_EXTENSIONS, MAX_FILE_BYTES, MAX_FILES
 from batchkit.errors import FileRejected
+from batchkit.widgets.assets import asset
 from batchkit.widgets.tasks import TaskKeeper
 
 __all__ = [
@@ -54,7 +54,6 @@ TIMEOUTS_MS: Final = {"ready": 120_000, "ack": 60_000, "done": 120_000}
 kernel busy with a cell answers late, not never: the waits are long, and each answer (an ack)
 starts the wait afresh. Checking a whole file (``done``) reads it: the longest."""
 
-_HERE: Final = Path(__file__).parent
 _Id = Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -124,10 +123,6 @@ class UploadListener(Protocol):
     def upload_cancelled(self, upload_id: str, reason: str) -> None: ...
 
 
-def _asset(name: str) -> str:
-    return (_HERE / name).read_text(encoding="utf-8")
-
-
 class ChunkedUpload(anywidget.AnyWidget):
     """A drop zone and a file input whose files reach the kernel in chunks.
 
@@ -135,8 +130,8 @@ class ChunkedUpload(anywidget.AnyWidget):
     handed to ``listener`` chunk by chunk.
     """
 
-    _esm = _asset("upload.js")
-    _css = _asset("upload.css")
+    _esm = asset("upload.js")
+    _css = asset("upload.css")
 
     accept = traitlets.Unicode(",".join(ALLOWED_EXTENSIONS)).tag(sync=True)
     max_files = traitlets.Int(MAX_FILES).tag(sync=True)

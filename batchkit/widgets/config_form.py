@@ -24,6 +24,7 @@ import traitlets
 from batchkit.config import BatchConfig, ServerOptions
 from batchkit.errors import ConfigError
 from batchkit.widgets import render
+from batchkit.widgets.assets import asset
 from batchkit.widgets.config_fields import (
     FIELD_SPECS,
     css_slug,
@@ -48,13 +49,12 @@ _AUDIO_ONLY: Final = (
 )  # fmt: skip
 _IMAGES_ONLY: Final = ("image_style", "words_per_chunk_image", "custom_prompt_image")
 _GROUPS: Final = ("Steps", "Voice", "Chunks", "Prompts", "Style")
-_HERE: Final = Path(__file__).parent
 
 
 class FieldStates(anywidget.AnyWidget):
     """Marks the form's inputs ``aria-invalid`` and ``aria-describedby`` their messages."""
 
-    _esm = (_HERE / "field_states.js").read_text(encoding="utf-8")
+    _esm = asset("field_states.js")
     fields = traitlets.List(traitlets.Dict()).tag(sync=True)
 
 

@@ -10,24 +10,22 @@ settings form's sixty controls when they are first unfolded, not while the page 
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import anywidget
 import ipywidgets as widgets
 import traitlets
 
+from batchkit.widgets.assets import asset
 from batchkit.widgets.tasks import TaskKeeper
 
 __all__ = ["Disclosure", "DisclosureButton"]
-
-_HERE: Final = Path(__file__).parent
 
 
 class DisclosureButton(anywidget.AnyWidget):
     """The button: ``label``, ``expanded``, and ``hint`` (its tooltip)."""
 
-    _esm = (_HERE / "disclosure.js").read_text(encoding="utf-8")
+    _esm = asset("disclosure.js")
     label = traitlets.Unicode("").tag(sync=True)
     hint = traitlets.Unicode("").tag(sync=True)
     expanded = traitlets.Bool(False).tag(sync=True)

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import anywidget
 import traitlets
 
+from batchkit.widgets.assets import asset
 from batchkit.widgets.tasks import TaskKeeper
 
 __all__ = ["ActionCallback", "LiveHTML"]
 
 logger = logging.getLogger("batchkit.widgets")
-_HERE: Final = Path(__file__).parent
 ActionCallback = Callable[[str, str], object]
 """Called with ``(action, key)`` for each press."""
 
@@ -31,7 +30,7 @@ ActionCallback = Callable[[str, str], object]
 class LiveHTML(anywidget.AnyWidget):
     """Markup (``html``) drawn in place; presses of its action buttons go to ``on_action``."""
 
-    _esm = (_HERE / "live_html.js").read_text(encoding="utf-8")
+    _esm = asset("live_html.js")
     html = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, *, keeper: TaskKeeper | None = None, **kwargs: Any) -> None:

@@ -5,12 +5,7 @@
 
 const IN_FLIGHT = 4; // media requests at a time
 
-function element(tag, props = {}, children = []) {
-  const node = document.createElement(tag);
-  Object.assign(node, props);
-  for (const child of children) node.append(child);
-  return node;
-}
+// element() comes from dom.js, joined in front of this module.
 
 function checkbox(model, trait, words) {
   const input = element("input", { type: "checkbox", checked: model.get(trait) });

@@ -36,13 +36,13 @@ from batchkit.analysis.matrix import ComparisonMatrix, MatrixCell, MatrixColumn
 from batchkit.analysis.matrix_html import MediaItem, escape, matrix_table
 from batchkit.analysis.media_formats import Media, for_browser
 from batchkit.errors import BatchkitError
+from batchkit.widgets.assets import asset
 
 __all__ = ["MatrixView", "matrix_view"]
 
 logger = logging.getLogger("batchkit.widgets")
 
-_HERE: Final = Path(__file__).parent
-_ANALYSIS: Final = _HERE.parent / "analysis"
+_ANALYSIS: Final = Path(__file__).parent.parent / "analysis"  # the report shares its CSS
 MediaLoader = Callable[[MediaItem], Media]
 MarkSaver = Callable[[ComparisonMatrix, str, str, str | None, str], ComparisonMatrix]
 
@@ -79,15 +79,11 @@ def _save_mark(
     return matrix.mark(document, column, rating, note)
 
 
-def _asset(*paths: Path) -> str:
-    return "\n".join(path.read_text(encoding="utf-8") for path in paths)
-
-
 class MatrixView(anywidget.AnyWidget):
     """The comparison matrix, its filters and its marks (see the module docstring)."""
 
-    _esm = _asset(_HERE / "matrix.js")
-    _css = _asset(_HERE / "matrix.css", _ANALYSIS / "matrix.css")
+    _esm = asset("dom.js", "matrix.js")
+    _css = asset("matrix.css", _ANALYSIS / "matrix.css")
 
     html = traitlets.Unicode("").tag(sync=True)
     """The table, as escaped HTML with no media bytes in it."""

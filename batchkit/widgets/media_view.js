@@ -2,25 +2,14 @@
 // The list of items is synced state; their bytes come from the kernel in message buffers,
 // never in the state, so they are neither saved in the notebook nor kept after the view goes.
 function render({ model, el }) {
-  const root = document.createElement("div");
-  root.className = "bk-media-view";
-  const gallery = document.createElement("ul");
-  gallery.className = "bk-media-images";
-  const players = document.createElement("div");
-  players.className = "bk-media-players";
-  const dialog = document.createElement("dialog");
-  dialog.className = "bk-media-dialog";
-  const big = document.createElement("img");
-  big.className = "bk-media-large";
-  const caption = document.createElement("p");
-  caption.className = "bk-media-caption";
-  const close = document.createElement("button");
-  close.type = "button";
-  close.className = "bk-media-close";
-  close.textContent = "Close";
-  dialog.append(close, big, caption);
-  root.append(gallery, players, dialog);
-  el.append(root);
+  // element() comes from dom.js, joined in front of this module.
+  const gallery = element("ul", { className: "bk-media-images" });
+  const players = element("div", { className: "bk-media-players" });
+  const big = element("img", { className: "bk-media-large" });
+  const caption = element("p", { className: "bk-media-caption" });
+  const close = element("button", { type: "button", className: "bk-media-close", textContent: "Close" });
+  const dialog = element("dialog", { className: "bk-media-dialog" }, [close, big, caption]);
+  el.append(element("div", { className: "bk-media-view" }, [gallery, players, dialog]));
 
   const urls = new Map(); // item id -> blob URL of its bytes
   const nodes = new Map(); // item id -> its element
@@ -46,31 +35,17 @@ function render({ model, el }) {
   dialog.addEventListener("click", (event) => { if (event.target === dialog) shut(); });
 
   const imageNode = (item) => {
-    const li = document.createElement("li");
-    li.className = "bk-media-item";
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "bk-thumb";
-    const img = document.createElement("img");
-    img.className = "bk-media-image";
-    button.append(img);
-    const words = document.createElement("span");
-    words.className = "bk-media-state";
-    li.append(button, words);
+    const img = element("img", { className: "bk-media-image" });
+    const button = element("button", { type: "button", className: "bk-thumb" }, [img]);
+    const words = element("span", { className: "bk-media-state" });
+    const li = element("li", { className: "bk-media-item" }, [button, words]);
     button.addEventListener("click", () => { if (urls.has(item.id)) enlarge(item, button); });
     return li;
   };
   const audioNode = () => {
-    const figure = document.createElement("figure");
-    figure.className = "bk-media-audio";
-    const label = document.createElement("figcaption");
-    const player = document.createElement("audio");
-    player.controls = true;
-    player.preload = "metadata";
-    const words = document.createElement("span");
-    words.className = "bk-media-state";
-    figure.append(label, player, words);
-    return figure;
+    const player = element("audio", { controls: true, preload: "metadata" });
+    const words = element("span", { className: "bk-media-state" });
+    return element("figure", { className: "bk-media-audio" }, [element("figcaption"), player, words]);
   };
   const paint = (item, node) => {
     const ready = urls.has(item.id);

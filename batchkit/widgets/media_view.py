@@ -11,17 +11,16 @@ Escape or its button, and the focus goes back to the thumbnail); audio as player
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Any, Final, Literal
 
 import anywidget
 import traitlets
 
+from batchkit.widgets.assets import asset
 from batchkit.widgets.tasks import TaskKeeper
 
 __all__ = ["MediaItem", "MediaView"]
 
-_HERE: Final = Path(__file__).parent
 _MIME: Final = {
     "png": "image/png", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp",
     "wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg", "flac": "audio/flac",
@@ -45,7 +44,7 @@ class MediaItem:
 class MediaView(anywidget.AnyWidget):
     """The items of one story, in order; :meth:`put` hands over an item's bytes."""
 
-    _esm = (_HERE / "media_view.js").read_text(encoding="utf-8")
+    _esm = asset("dom.js", "media_view.js")
     items = traitlets.List(traitlets.Dict()).tag(sync=True)
 
     def __init__(self, *, keeper: TaskKeeper | None = None, **kwargs: Any) -> None:
