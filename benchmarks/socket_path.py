@@ -110,12 +110,22 @@ class Burst:
 
 
 class _Counter:
-    """Counts events up to ``expected``; records when and at what CPU time the last came."""
+    """Counts events up to ``expected``; records when and at what CPU time the last came.
 
-    def __init__(self, expected: int, latencies: list[float] | None) -> None:
+    ``settle`` is called before the last event's times are taken: whatever the client still has
+    to do before it shows every event (a run folds the events it holds) is measured too.
+    """
+
+    def __init__(
+        self,
+        expected: int,
+        latencies: list[float] | None,
+        settle: Callable[[], object] | None = None,
+    ) -> None:
         self.burst = Burst(started=time.perf_counter(), cpu_started=time.process_time())
         self.expected = expected
         self.latencies = latencies
+        self.settle = settle
         self.done = asyncio.Event()
 
     def count(self, emitted_at: datetime) -> None:
@@ -124,6 +134,8 @@ class _Counter:
         if self.latencies is not None:
             self.latencies.append((datetime.now(UTC) - emitted_at).total_seconds() * 1000)
         if burst.events == self.expected:
+            if self.settle is not None:
+                self.settle()
             burst.finished, burst.cpu_finished = time.perf_counter(), time.process_time()
             self.done.set()
 
@@ -181,7 +193,8 @@ class BareClient:
 
 
 class TrackedClient:
-    """batchkit's path: the event stream feeding a run, one event at a time as they arrive."""
+    """batchkit's path: the event stream feeding a run as a session's follower does
+    (:meth:`~batchkit.tracker.BatchRun.take_event`: progress events are folded in slices)."""
 
     def __init__(self, story: Story, *, read_frame: bool = False) -> None:
         self._story = story
@@ -193,7 +206,7 @@ class TrackedClient:
         self.stream = EventStream(story.url, lambda: story.token, on_event=self._on_event)
 
     def _on_event(self, event: ServerEvent) -> None:
-        self.run.apply_event(event)
+        self.run.take_event(event)
         if isinstance(event, JoinedStoryRoom):
             self._joined.set()
         elif isinstance(event, AutoModeProgress) and self._counter is not None:
@@ -217,7 +230,7 @@ class TrackedClient:
         rate: float | None = None,
         latencies: list[float] | None = None,
     ) -> Burst:
-        self._counter = _Counter(count, latencies)
+        self._counter = _Counter(count, latencies, settle=lambda: self.run.files)
         burst = await _measure(server, self._story, self._counter, count, rate)
         self.check()
         return burst

@@ -168,7 +168,7 @@ class Follower:
     def _on_event(self, event: ServerEvent) -> None:
         self._events_since_poll += 1
         try:
-            self._run.apply_event(event)
+            self._run.take_event(event)
         except RunError as exc:  # an event about a file this run does not have
             logger.warning("ignored an event: %s", exc)
 

@@ -33,6 +33,7 @@ from batchkit.tracker.facts import EventFact, Fact, FactLog, FilesPlanned, Plann
 from batchkit.tracker.fold import Fold
 from batchkit.tracker.frame import FileFrame, batches_frame, event_row, events_frame
 from batchkit.tracker.history import FactHistory
+from batchkit.tracker.inbox import EventInbox
 from batchkit.tracker.progress import STEP_WEIGHTS, RunSnapshot, take_snapshot
 from batchkit.tracker.stamping import FactMaker, stamp
 from batchkit.tracker.state import FileStatus, Outcome
@@ -91,6 +92,7 @@ class BatchRun(FactMaker):
         self._fold = Fold(self._plan)
         self._frame = FileFrame(self._fold.tracks)
         self._history = FactHistory()
+        self._inbox = EventInbox(self._catch_up)
         self._log: FactLog | None = log
         self._version = 0
         self._depth = 0
@@ -161,15 +163,18 @@ class BatchRun(FactMaker):
     @property
     def version(self) -> int:
         """Grows by one with every fact that changed something: views skip redraws on it."""
+        self._catch_up()
         return self._version
 
     @property
     def files(self) -> pd.DataFrame:
         """The live table, one row per file. Always the same object, updated in place.
 
-        Read through this property it is always current; a reference kept from an earlier read
-        catches up at the end of the event loop's turn, within 50 ms during a burst of events.
+        Read through this property it is always current (held events are folded first); a
+        reference kept from an earlier read catches up at the end of the event loop's turn,
+        within 70 ms during a burst of events (20 ms held, then at most 50 ms between writes).
         """
+        self._catch_up()
         if self._frame.pending:
             self._frame.flush()
         return self._frame.frame
@@ -177,16 +182,19 @@ class BatchRun(FactMaker):
     @property
     def facts(self) -> tuple[Fact, ...]:
         """Every fact received, in order, starting with the plan (idle ticks are not kept)."""
+        self._catch_up()
         return tuple(fact for fact, _, _ in self._history)
 
     @property
     def fact_count(self) -> int:
         """How many facts :attr:`facts` holds, without rebuilding them."""
+        self._catch_up()
         return len(self._history)
 
     @property
     def events(self) -> pd.DataFrame:
         """One row per fact received and what it did (built on demand, cached)."""
+        self._catch_up()
         recorded = len(self._history)
         if self._events_cache is None or self._events_cache[0] != recorded:
             rows = [event_row(fact, outcome, row) for fact, outcome, row in self._history]
@@ -196,30 +204,36 @@ class BatchRun(FactMaker):
     @property
     def batches(self) -> pd.DataFrame:
         """One row per batch created: its id, job id, number of files, state and error."""
+        self._catch_up()
         return batches_frame(self._fold.batches.values())
 
     @property
     def batch_ids(self) -> tuple[str, ...]:
+        self._catch_up()
         return tuple(self._fold.batches)
 
     @property
     def story_ids(self) -> Mapping[str, int]:
         """Story id → row, for every story the run has placed."""
+        self._catch_up()
         return dict(self._fold.rows_by_story)
 
     @property
     def story_count(self) -> int:
         """How many stories the run knows of, placed on a row or not yet (cheap to ask)."""
+        self._catch_up()
         return len(self._fold.rows_by_story) + len(self._fold.unplaced_story_ids())
 
     def uploaded_url(self, index: int) -> str | None:
         """Where the server keeps file ``index``, once it was uploaded (a retry reuses it)."""
+        self._catch_up()
         track = self._fold.tracks[index]
         return track.file_url if track.uploaded else None
 
     def active_story_ids(self) -> tuple[str, ...]:
         """Stories worth polling or joining: those of unfinished files (or failed only for
         silence, which news can revive), and those the server listed that no file holds yet."""
+        self._catch_up()
         active = [
             story_id
             for track in self._fold.tracks
@@ -231,10 +245,12 @@ class BatchRun(FactMaker):
     @property
     def done(self) -> bool:
         """True when every file is completed or failed."""
+        self._catch_up()
         return len(self._terminal) == len(self._fold.tracks)
 
     def snapshot(self) -> RunSnapshot:
         """Totals, progress, ETA and a frozen row per file: what a view renders."""
+        self._catch_up()
         key = (self._version, self._fold.latest)
         if self._snapshot_cache is None or self._snapshot_cache[0] != key:
             snapshot = take_snapshot(
@@ -261,6 +277,7 @@ class BatchRun(FactMaker):
         :class:`~batchkit.errors.RunError` for a fact about a file the run does not have; such a
         fact is neither folded nor logged.
         """
+        self._catch_up()
         outcome = self._fold.apply(fact)
         if type(fact) is TickFact and outcome is not Outcome.APPLIED:
             return False  # an idle tick: replaying without it gives the same table
@@ -269,13 +286,39 @@ class BatchRun(FactMaker):
         return self._applied(outcome)
 
     def apply_event(self, event: ServerEvent, *, received_at: datetime | None = None) -> bool:
-        """Fold a message from the socket (already a validated contract model).
+        """Fold a message from the socket (already a validated contract model) now.
 
         The hot path of a live run: no fact model is built for it unless a log needs its line.
         """
-        if not isinstance(event, EventModel):
-            raise TypeError(f"expected a parsed server event, got {type(event).__name__}")
-        at = stamp(received_at)
+        at = _event_received_at(event, received_at)
+        self._catch_up()
+        return self._fold_event(event, at)
+
+    def take_event(self, event: ServerEvent, *, received_at: datetime | None = None) -> None:
+        """Fold a message from the socket soon: how a followed run takes its live events.
+
+        A progress event is stamped now and held, to be folded with the rest of its burst at
+        most :data:`~batchkit.tracker.inbox.HOLD_INTERVAL` (20 ms) later; any other event is
+        folded at once, after those held. Every question asked of the run (its table, snapshot,
+        facts, version, whether it is done, ...) and every other fact folds the held events
+        first, so the run never answers without an event it was given. With no event loop
+        running, or inside :meth:`batch`, this is :meth:`apply_event`.
+        """
+        at = _event_received_at(event, received_at)
+        if type(event) in _PROGRESS_EVENTS and self._depth == 0 and self._inbox.hold(event, at):
+            return
+        self._catch_up()
+        self._fold_event(event, at)
+
+    def _catch_up(self) -> None:
+        """Fold the held progress events, in the order they came (cheap when none are)."""
+        if not self._inbox:
+            return
+        with self.batch():
+            for event, at in self._inbox.take():
+                self._fold_event(event, at)
+
+    def _fold_event(self, event: ServerEvent, at: datetime) -> bool:
         outcome = self._fold.apply_event(event, at)
         if self._log is None:
             self._history.append_event(event, at, outcome.value, self._fold.row)
@@ -366,6 +409,7 @@ class BatchRun(FactMaker):
 
     def attach_log(self, log: FactLog) -> None:
         """Send every later fact to ``log``."""
+        self._catch_up()
         self._log = log
 
     # ------------------------------------------------------------ watching
@@ -386,7 +430,7 @@ class BatchRun(FactMaker):
     async def wait(self, timeout: float | None = None) -> RunSnapshot:  # noqa: ASYNC109 - one deadline for the whole run
         """Return when every file is completed or failed; raises :class:`TimeoutError` after
         ``timeout`` seconds."""
-        if not self.done:
+        if not self.done:  # (asking folds the held events)
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:
@@ -398,7 +442,14 @@ class BatchRun(FactMaker):
 
     def status_of(self, index: int) -> FileStatus:
         """File ``index``'s status, straight from the fold."""
+        self._catch_up()
         return self._fold.status(index)
+
+
+def _event_received_at(event: ServerEvent, received_at: datetime | None) -> datetime:
+    if not isinstance(event, EventModel):
+        raise TypeError(f"expected a parsed server event, got {type(event).__name__}")
+    return stamp(received_at)
 
 
 def _settle(waiter: asyncio.Future[None]) -> None:
