@@ -333,7 +333,10 @@ class EventStream:
         room = _room_of(event)
         if room is None or event.seq is None:
             return True
-        is_new, gap = self._seqs.setdefault(room, _SeqWindow()).add(event.seq)
+        window = self._seqs.get(room)
+        if window is None:  # not setdefault: that would build a window for every event
+            window = self._seqs[room] = _SeqWindow()
+        is_new, gap = window.add(event.seq)
         if gap:
             self.stats.gaps += 1
             if self._on_gap is not None:

@@ -276,7 +276,7 @@ async def measure(count: int, rounds: int, folder: Path) -> tuple[Burst, Burst]:
 
 
 def run(quick: bool) -> list[Row]:
-    count, rounds = (4_000, 2) if quick else (20_000, 4)
+    count, rounds = (3_000, 5) if quick else (10_000, 8)
     with tempfile.TemporaryDirectory(prefix="batchkit-bench-") as folder:
         bare, tracked = asyncio.run(measure(count, rounds, Path(folder)))
     per_cpu_second = 1e6 / tracked.cpu_us_per_event

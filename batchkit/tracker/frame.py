@@ -132,13 +132,14 @@ BATCH_COLUMNS: Final[tuple[tuple[str, Any], ...]] = (
 
 _STALLABLE: Final = frozenset({FileStatus.UPLOADING, FileStatus.PROCESSING})
 
-WRITE_INTERVAL: Final = 0.05
+WRITE_INTERVAL: Final = 0.1
 """While an event loop runs, the per-file frame is written at most this often (seconds).
 
 Reading ``BatchRun.files`` always writes what is pending first, so only a reference held from an
-earlier read waits this long; views draw from snapshots at most 10 times a second anyway. On a
-live burst the writes were the largest cost per event after parsing: at 10 ms, about a third of
-the fold's share (``python -m benchmarks.socket_path``)."""
+earlier read waits this long: as long as a view, which draws from snapshots at most 10 times a
+second, waits anyway. On a live burst the writes are still a large cost per event: in place, a
+write of a row's two changed cells costs ~0.6–1.5 ms, so at 50 ms they took 6–15 µs per event of
+a 10,000-event burst (``python -m benchmarks.socket_path``); at 100 ms, half that."""
 
 
 def file_dtypes() -> dict[str, Any]:

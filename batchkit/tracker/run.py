@@ -172,7 +172,7 @@ class BatchRun(FactMaker):
 
         Read through this property it is always current (held events are folded first); a
         reference kept from an earlier read catches up at the end of the event loop's turn,
-        within 70 ms during a burst of events (20 ms held, then at most 50 ms between writes).
+        within 120 ms during a burst of events (20 ms held, then at most 100 ms between writes).
         """
         self._catch_up()
         if self._frame.pending:
@@ -272,7 +272,7 @@ class BatchRun(FactMaker):
         :meth:`snapshot`, subscribers and :attr:`files` see the change when this returns. The
         frame's cells are written then too when no event loop runs (or the file reached a final
         state); with one running, they are gathered and written at the end of the loop's turn,
-        at most every ``WRITE_INTERVAL`` (50 ms), or as soon as :attr:`files` is read. A burst
+        at most every ``WRITE_INTERVAL`` (100 ms), or as soon as :attr:`files` is read. A burst
         taken inside :meth:`batch` tells subscribers once. Raises
         :class:`~batchkit.errors.RunError` for a fact about a file the run does not have; such a
         fact is neither folded nor logged.
