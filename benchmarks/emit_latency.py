@@ -7,12 +7,13 @@ server gave it as it emitted it; the client reads the same machine clock, so emi
 ``now - event.timestamp``:
 
 * at 1,000 events/s: the server's ``emit_burst`` hook paces ``auto-mode-progress`` events into a
-  story's room. batchkit's latency is taken right after the event was folded *and* ``run.files``
-  was read (which writes any pending cell), so it is emit → DataFrame. The baseline is a bare
-  python-socketio client's emit → handler latency for the same paced burst, in the same run;
+  story's room. batchkit's latency is taken right after the run took the event *and* ``run.files``
+  was read (which folds any held event and writes any pending cell), so it is emit → DataFrame.
+  The baseline is a bare python-socketio client's emit → handler latency for the same paced
+  burst, in the same run;
 * during a real batch (every step, small chunks, so many events): emit → fold for every event of
   a :class:`~batchkit.session.BatchSession`, read afterwards from the run's facts (each stamped
-  as it was folded). Shown for context.
+  as it was received). Shown for context.
 """
 
 from __future__ import annotations
