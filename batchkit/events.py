@@ -6,6 +6,16 @@ connect and reconnect it joins every room again and asks its owner to reconcile 
 duplicates by ``seq`` and reports gaps; and it parses each payload into a contract model, counting
 (never raising) the malformed ones.
 
+Progress messages come in bursts, one per turn of the event loop, and handling each on its own
+turn costs several times more than handling the same messages one after another (the code is
+cold between two turns: measured ~35 against ~15 µs per message for parsing, ``seq`` checks and
+a run's fold). So the stream keeps progress messages as they arrive (stamped with their arrival
+time) and hands them over together, at most :data:`HOLD_INTERVAL` later, to ``on_events``, in one
+call with whatever else arrives; any other message hands over what is held before itself, so
+the order is the server's. An owner that reads what it built from the events calls
+:meth:`EventStream.deliver_held` first (a :class:`~batchkit.tracker.BatchRun` does, given it by
+``catch_up_with``), so it never answers without a message that has arrived.
+
 Two ways a connection ends without python-socketio reconnecting by itself are handled here:
 
 * the server disconnects the socket on purpose (``io server disconnect``): the reference server's
@@ -24,9 +34,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
 from urllib.parse import urlencode
 
 import socketio
@@ -35,6 +47,7 @@ from pydantic import ValidationError
 from batchkit.contract.events import (
     ClientMessage,
     EventModel,
+    EventName,
     ServerEvent,
     batch_room,
     parse_event,
@@ -42,13 +55,24 @@ from batchkit.contract.events import (
 )
 from batchkit.contract.redaction import redact_tokens_in_logs
 from batchkit.errors import AuthError, BatchkitError, StreamError
+from batchkit.event_order import RoomSequences
 
-__all__ = ["EventStream", "StreamStats"]
+__all__ = ["HOLD_INTERVAL", "EventStream", "EventsHandler", "ReceivedEvent", "StreamStats"]
 
 logger = logging.getLogger("batchkit.events")
 
-EventHandler = Callable[[ServerEvent], None]
+ReceivedEvent = tuple[ServerEvent, datetime]
+"""A parsed event and when it arrived (aware, UTC)."""
+EventsHandler = Callable[[list[ReceivedEvent]], None]
+"""What the stream calls with each burst of new events, oldest first (one or more)."""
 Hook = Callable[[], Awaitable[None]]
+
+HOLD_INTERVAL: Final = 0.02
+"""The longest a progress message is held before it is handed over (seconds): well inside a
+page's 10 Hz paint."""
+
+_HELD: Final = frozenset({EventName.AUTO_PROGRESS, EventName.STORY_PROGRESS})
+"""The messages that come in bursts, and that can wait a moment: none of them ends a step."""
 
 
 _LOGGERS_THAT_SEE_TOKENS = ("engineio.client", "socketio.client")
@@ -75,52 +99,14 @@ class StreamStats:
     server_disconnects: int = 0
 
 
-_SEQ_WINDOW = 4096
-
-
-@dataclass(slots=True)
-class _SeqWindow:
-    """The ``seq`` numbers seen in one room: exact over the last ``_SEQ_WINDOW`` numbers.
-
-    socket.io keeps order within one connection, so a duplicate is a re-delivery of something
-    recent; anything older than the window counts as seen.
-    """
-
-    highest: int | None = None
-    recent: set[int] = field(default_factory=set)
-
-    def add(self, seq: int) -> tuple[bool, bool]:
-        """Record ``seq``; return (is_new, skipped_some_numbers_before_it)."""
-        if self.highest is None:
-            self.highest, self.recent = seq, {seq}
-            return True, False
-        if seq in self.recent or seq <= self.highest - _SEQ_WINDOW:
-            return False, False
-        gap = seq > self.highest + 1
-        self.recent.add(seq)
-        if seq > self.highest:
-            self.highest = seq
-            if len(self.recent) > 2 * _SEQ_WINDOW:
-                self.recent = {s for s in self.recent if s > seq - _SEQ_WINDOW}
-        return True, gap
-
-
-def _room_of(event: EventModel) -> str | None:
-    """The room a room event was sent to, or None for replies sent to this socket alone."""
-    name = str(event.event)
-    if name.startswith("batch-stories-"):
-        return batch_room(str(getattr(event, "batch_id", "")))
-    if name.startswith(("story:processing:", "story-processing-", "auto-mode-")):
-        return story_room(str(getattr(event, "story_id", "")))
-    return None
-
-
 class EventStream:
     """One socket.io connection to a Story API, following any number of batch and story rooms.
 
-    ``on_event`` is called synchronously, in arrival order, with every new parsed event.
-    ``on_connect`` runs (as a task) after every connect and reconnect, once the rooms were joined
-    again: the owner reconciles from REST there. ``on_gap`` runs when ``seq`` shows a missed event.
+    ``on_events`` is called synchronously with every new parsed event and its arrival time, in
+    arrival order; progress events come in bursts, held at most ``hold_interval`` seconds (see
+    the module's docstring). ``on_connect`` runs (as a task) after every connect and reconnect,
+    once the rooms were joined again: the owner reconciles from REST there. ``on_gap`` runs when
+    ``seq`` shows a missed event.
     """
 
     def __init__(
@@ -128,24 +114,29 @@ class EventStream:
         base_url: str,
         token: Callable[[], str],
         *,
-        on_event: EventHandler,
+        on_events: EventsHandler,
         on_connect: Hook | None = None,
         on_gap: Hook | None = None,
         verify_credentials: Hook | None = None,
         socketio_path: str = "socket.io",
         reconnect_delay: tuple[float, float] = (0.25, 5.0),
+        hold_interval: float = HOLD_INTERVAL,
     ) -> None:
         redact_tokens_in_logs(_LOGGERS_THAT_SEE_TOKENS)
         self._base_url = base_url.rstrip("/")
         self._token = token
-        self._on_event = on_event
+        self._on_events = on_events
+        self._hold_interval = hold_interval
+        # (name, payload, arrival as time.time()): parsed only when handed over, in one go.
+        self._held: list[tuple[str, Any, float]] = []
+        self._hold_timer: asyncio.TimerHandle | None = None
         self._on_connect = on_connect
         self._on_gap = on_gap
         self._verify = verify_credentials
         self._path = socketio_path.strip("/")
         self._delay_min, self._delay_max = reconnect_delay
         self._rooms: dict[str, tuple[ClientMessage, dict[str, str]]] = {}
-        self._seqs: dict[str, _SeqWindow] = {}
+        self._sequences = RoomSequences()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._connected_at: float | None = None
@@ -184,8 +175,9 @@ class EventStream:
             raise self._translate_connect_failure(exc) from None
 
     async def close(self) -> None:
-        """Leave every room and disconnect; no reconnect follows."""
+        """Hand over what is held, leave every room and disconnect; no reconnect follows."""
         self._closed = True
+        self.deliver_held()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -316,6 +308,48 @@ class EventStream:
                 "ignored a %r event with %d arguments; expected one", name, 1 + len(extra)
             )
             return
+        if name in _HELD:
+            if not self._held:
+                loop = asyncio.get_running_loop()
+                self._hold_timer = loop.call_later(self._hold_interval, self.deliver_held)
+            self._held.append((name, data, time.time()))
+            return
+        burst = self._take_held()
+        received = self._decode(name, data, datetime.now(UTC))
+        if received is not None:
+            burst.append(received)
+        if burst:
+            self._on_events(burst)
+
+    def deliver_held(self) -> None:
+        """Hand the progress messages held so far to ``on_events`` now (cheap when none are).
+
+        The owner calls this before it reads what it built from the events; the stream calls it
+        itself at most ``hold_interval`` after the first of them arrived, and when it closes.
+        """
+        if self._held:
+            burst = self._take_held()
+            if burst:
+                self._on_events(burst)
+
+    def _take_held(self) -> list[ReceivedEvent]:
+        """The held messages parsed, new ones only, oldest first; nothing is held afterwards."""
+        if not self._held:
+            return []
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+        # Taken before parsing: an owner asking for them again meanwhile gets nothing twice.
+        held, self._held = self._held, []
+        burst: list[ReceivedEvent] = []
+        for name, data, arrived in held:
+            received = self._decode(name, data, datetime.fromtimestamp(arrived, UTC))
+            if received is not None:
+                burst.append(received)
+        return burst
+
+    def _decode(self, name: str, data: Any, arrived: datetime) -> ReceivedEvent | None:
+        """``(event, arrived)``, or None (counted) for a malformed or repeated message."""
         try:
             event = parse_event(name, data)
         except ValidationError as exc:
@@ -323,20 +357,14 @@ class EventStream:
             logger.warning(
                 "ignored a malformed %r event: %s", name, exc.errors(include_input=False)[:3]
             )
-            return
+            return None
         if not self._is_new(event):
             self.stats.duplicates += 1
-            return
-        self._on_event(event)
+            return None
+        return event, arrived
 
     def _is_new(self, event: EventModel) -> bool:
-        room = _room_of(event)
-        if room is None or event.seq is None:
-            return True
-        window = self._seqs.get(room)
-        if window is None:  # not setdefault: that would build a window for every event
-            window = self._seqs[room] = _SeqWindow()
-        is_new, gap = window.add(event.seq)
+        is_new, gap = self._sequences.check(event)
         if gap:
             self.stats.gaps += 1
             if self._on_gap is not None:

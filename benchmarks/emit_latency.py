@@ -7,8 +7,10 @@ server gave it as it emitted it; the client reads the same machine clock, so emi
 ``now - event.timestamp``:
 
 * at 1,000 events/s: the server's ``emit_burst`` hook paces ``auto-mode-progress`` events into a
-  story's room. batchkit's latency is taken right after the run took the event *and* ``run.files``
-  was read (which folds any held event and writes any pending cell), so it is emit → DataFrame.
+  story's room. batchkit's latency is taken right after the run folded the event *and*
+  ``run.files`` was read (which writes any pending cell), so it is emit → DataFrame. The stream
+  holds nothing here (``hold_interval`` 0): that is what a reader asking the moment an event
+  arrives sees, since every read of a followed run has the stream hand over what it holds.
   The baseline is a bare python-socketio client's emit → handler latency for the same paced
   burst, in the same run;
 * during a real batch (every step, small chunks, so many events): emit → fold for every event of

@@ -26,9 +26,8 @@ import time
 from dataclasses import dataclass
 
 from batchkit.client import StoryClient
-from batchkit.contract.events import ServerEvent
 from batchkit.errors import AuthError, BatchkitError, NotFoundError, RunError
-from batchkit.events import EventStream
+from batchkit.events import EventStream, ReceivedEvent
 from batchkit.tracker import BatchRun
 
 __all__ = ["FollowOptions", "Follower"]
@@ -130,7 +129,8 @@ class Follower:
                     return
         finally:
             if self.stream is not None:
-                await self.stream.close()
+                await self.stream.close()  # hands over what it held, to the run
+                self._run.catch_up_with(None)
 
     async def _round(self, *, every_story: bool) -> None:
         await self._reconcile(every_story=every_story)
@@ -148,12 +148,13 @@ class Follower:
         stream = EventStream(
             self._client.base_url,
             self._socket_token,
-            on_event=self._on_event,
+            on_events=self._on_events,
             on_connect=self._on_reconnect,
             on_gap=self._on_reconnect,
             verify_credentials=self._client.verify_credentials,
         )
         self.stream = stream  # before connecting, so a cancelled connect is still closed
+        self._run.catch_up_with(stream.deliver_held)  # reads see every message that arrived
         try:
             await self._client.ensure_token()
             await stream.connect()
@@ -165,10 +166,10 @@ class Follower:
     def _socket_token(self) -> str:
         return self._client.token or ""
 
-    def _on_event(self, event: ServerEvent) -> None:
-        self._events_since_poll += 1
+    def _on_events(self, burst: list[ReceivedEvent]) -> None:
+        self._events_since_poll += len(burst)
         try:
-            self._run.take_event(event)
+            self._run.apply_events(burst)
         except RunError as exc:  # an event about a file this run does not have
             logger.warning("ignored an event: %s", exc)
 

@@ -33,7 +33,6 @@ from batchkit.tracker.facts import EventFact, Fact, FactLog, FilesPlanned, Plann
 from batchkit.tracker.fold import Fold
 from batchkit.tracker.frame import FileFrame, batches_frame, event_row, events_frame
 from batchkit.tracker.history import FactHistory
-from batchkit.tracker.inbox import EventInbox
 from batchkit.tracker.progress import STEP_WEIGHTS, RunSnapshot, take_snapshot
 from batchkit.tracker.stamping import FactMaker, stamp
 from batchkit.tracker.state import FileStatus, Outcome
@@ -92,7 +91,7 @@ class BatchRun(FactMaker):
         self._fold = Fold(self._plan)
         self._frame = FileFrame(self._fold.tracks)
         self._history = FactHistory()
-        self._inbox = EventInbox(self._catch_up)
+        self._deliver_held: Callable[[], object] | None = None
         self._log: FactLog | None = log
         self._version = 0
         self._depth = 0
@@ -294,29 +293,34 @@ class BatchRun(FactMaker):
         self._catch_up()
         return self._fold_event(event, at)
 
-    def take_event(self, event: ServerEvent, *, received_at: datetime | None = None) -> None:
-        """Fold a message from the socket soon: how a followed run takes its live events.
+    def apply_events(self, received: Iterable[tuple[ServerEvent, datetime]]) -> bool:
+        """Fold a burst of messages from the socket, each with its arrival time, in one go.
 
-        A progress event is stamped now and held, to be folded with the rest of its burst at
-        most :data:`~batchkit.tracker.inbox.HOLD_INTERVAL` (20 ms) later; any other event is
-        folded at once, after those held. Every question asked of the run (its table, snapshot,
-        facts, version, whether it is done, ...) and every other fact folds the held events
-        first, so the run never answers without an event it was given. With no event loop
-        running, or inside :meth:`batch`, this is :meth:`apply_event`.
+        How a followed run takes its live events (the event stream hands them over in bursts):
+        subscribers are told once, and the burst costs a fraction of folding its events one at
+        a time. False when none of them changed anything.
         """
-        at = _event_received_at(event, received_at)
-        if type(event) in _PROGRESS_EVENTS and self._depth == 0 and self._inbox.hold(event, at):
-            return
         self._catch_up()
-        self._fold_event(event, at)
+        changed = False
+        with self.batch():
+            for event, at in received:
+                changed = self._fold_event(event, _event_received_at(event, at)) or changed
+        return changed
+
+    def catch_up_with(self, deliver_held: Callable[[], object] | None) -> None:
+        """Call ``deliver_held`` before every read and every other fact (None: stop calling it).
+
+        For a source that holds events back to hand them over in bursts, as the event stream
+        holds progress messages (:meth:`~batchkit.events.EventStream.deliver_held`): it hands
+        over what it holds there, so the run never answers a question, or folds another fact,
+        without an event that has arrived.
+        """
+        self._deliver_held = deliver_held
 
     def _catch_up(self) -> None:
-        """Fold the held progress events, in the order they came (cheap when none are)."""
-        if not self._inbox:
-            return
-        with self.batch():
-            for event, at in self._inbox.take():
-                self._fold_event(event, at)
+        """Have the source hand over what it holds (cheap when it holds nothing)."""
+        if self._deliver_held is not None:
+            self._deliver_held()
 
     def _fold_event(self, event: ServerEvent, at: datetime) -> bool:
         outcome = self._fold.apply_event(event, at)

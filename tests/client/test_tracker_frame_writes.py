@@ -10,40 +10,20 @@ an earlier read catches up on its own, and a file's final state is written at on
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from batchkit.contract import AutoModeComplete, AutoModeProgress, BatchState, BatchStatusResponse
-from batchkit.tracker import BatchRun, EventFact, PlannedFile
-
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-
-
-def _run() -> BatchRun:
-    run = BatchRun([PlannedFile(name="a.txt", size=10)], steps=["images"], created_at=T0)
-    run.mark_batch_created("b1", [0], received_at=T0)
-    status = BatchStatusResponse(
-        batch_id="b1",
-        status=BatchState.PROCESSING,
-        total_stories=1,
-        completed_stories=0,
-        failed_stories=0,
-        progress=0.0,
-        story_ids=["s1"],
-    )
-    run.apply_status(status, received_at=T0)
-    return run
+from batchkit.contract import AutoModeComplete
+from batchkit.tracker import EventFact
+from client.one_file_run import T0, images_progress, one_file_run
 
 
 def _progress(seq: int, percent: float) -> EventFact:
-    moment = T0 + timedelta(seconds=seq)
-    event = AutoModeProgress(
-        story_id="s1", step="images", progress=percent, timestamp=moment, seq=seq
-    )
-    return EventFact(received_at=moment, event=event)
+    event = images_progress(seq, percent)
+    return EventFact(received_at=event.timestamp, event=event)
 
 
 async def test_readers_see_each_event_at_once_and_a_held_frame_catches_up() -> None:
-    run = _run()
+    run = one_file_run()
     held = run.files
     for seq in range(1, 51):  # one event per turn of the loop, as the socket delivers them
         run.apply(_progress(seq, 2.0 * seq))
@@ -61,7 +41,7 @@ async def test_readers_see_each_event_at_once_and_a_held_frame_catches_up() -> N
 
 
 async def test_a_files_final_state_is_written_before_apply_returns() -> None:
-    run = _run()
+    run = one_file_run()
     held = run.files
     run.apply(_progress(1, 50.0))
     done = AutoModeComplete(story_id="s1", step="images", timestamp=T0 + timedelta(seconds=2))
@@ -72,7 +52,7 @@ async def test_a_files_final_state_is_written_before_apply_returns() -> None:
 
 
 def test_without_a_running_loop_every_write_is_immediate() -> None:
-    run = _run()
+    run = one_file_run()
     held = run.files
     run.apply(_progress(1, 40.0))
     assert held.at[0, "step_progress"] == 0.4

@@ -23,7 +23,7 @@ from batchkit.config import BatchConfig
 from batchkit.contract import MAX_FILE_BYTES, StoryInput
 from batchkit.contract.events import BatchStoriesStart, ServerEvent
 from batchkit.errors import APIError, BatchkitError, RequestRejected, ServerError
-from batchkit.events import EventStream
+from batchkit.events import EventStream, ReceivedEvent
 from batchkit.files import Document
 from batchkit.samples import sample_paths
 from batchkit.server import EmbeddedServer
@@ -308,12 +308,13 @@ async def test_malformed_events_are_counted_and_never_raise(
     received: list[ServerEvent] = []
     sentinel = asyncio.Event()
 
-    def on_event(event: ServerEvent) -> None:
-        received.append(event)
-        if isinstance(event, BatchStoriesStart):
-            sentinel.set()
+    def on_events(burst: list[ReceivedEvent]) -> None:
+        for event, _arrived in burst:
+            received.append(event)
+            if isinstance(event, BatchStoriesStart):
+                sentinel.set()
 
-    stream = EventStream(hostile_url, lambda: "any-token", on_event=on_event)
+    stream = EventStream(hostile_url, lambda: "any-token", on_events=on_events)
     async with stream:
         await stream.join_batch(BATCH)
         await asyncio.wait_for(sentinel.wait(), 10)

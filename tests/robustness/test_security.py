@@ -100,7 +100,7 @@ async def test_no_repr_shows_a_secret(
             "/api/auth/login", json={"username": "alice", "password": USERS["alice"]}
         )
     login_response = LoginResponse.model_validate(answer.json())
-    stream = EventStream(server.url, lambda: alice.token or "", on_event=lambda event: None)
+    stream = EventStream(server.url, lambda: alice.token or "", on_events=lambda burst: None)
     session = BatchSession(alice, follow=FAST)
     monkeypatch.delenv("BATCHKIT_URL", raising=False)
     service = await open_service()  # starts its own embedded server, with a random password
@@ -178,7 +178,7 @@ async def test_error_messages_carry_no_secret(server: EmbeddedServer, alice: Sto
     with pytest.raises(NotFoundError) as token_in_query:
         await alice.fetch_media(f"/api/media/{'0' * 24}/image_000.png?token={token}")
     errors.append(token_in_query.value)
-    stream = EventStream(server.url, lambda: forged, on_event=lambda event: None)
+    stream = EventStream(server.url, lambda: forged, on_events=lambda burst: None)
     with pytest.raises(AuthError) as refused_socket:
         await stream.connect()
     await stream.close()
@@ -202,7 +202,11 @@ async def test_bob_can_neither_read_nor_follow_alices_batch(tmp_path: Path) -> N
             await wait_for_runs([run], lambda: bool(run.batch_ids))
 
             seen: list[ServerEvent] = []
-            spy = EventStream(server.url, lambda: bob.token or "", on_event=seen.append)
+            spy = EventStream(
+                server.url,
+                lambda: bob.token or "",
+                on_events=lambda burst: seen.extend(event for event, _at in burst),
+            )
             async with spy:
                 alive_while_refused = await knock_on_her_rooms(server, spy, run, seen)
                 await follow_his_own_batch(bob, spy, seen, tmp_path)

@@ -99,7 +99,7 @@ async def test_a_socket_without_token_is_a_clear_auth_error_not_a_loop(
         stream = EventStream(
             production.url,
             lambda: "",  # the socket gets no token, although REST has one
-            on_event=lambda event: None,
+            on_events=lambda burst: None,
             verify_credentials=client.verify_credentials,
             reconnect_delay=(0.01, 0.05),
         )
