@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from batchkit.contract.events import EventModel, batch_room, story_room
+from batchkit.contract.events import EventModel
 
 __all__ = ["RoomSequences"]
 
@@ -41,29 +41,38 @@ class _SeqWindow:
         return True, gap
 
 
-def _room_of(event: EventModel) -> str | None:
-    """The room a room event was sent to, or None for replies sent to this socket alone."""
-    name = str(event.event)
+def _room_field(model: type[EventModel]) -> str | None:
+    """The field naming the room a kind of event is sent to (None: sent to one socket alone)."""
+    name = str(model.model_fields["event"].default)
     if name.startswith("batch-stories-"):
-        return batch_room(str(getattr(event, "batch_id", "")))
+        return "batch_id"
     if name.startswith(("story:processing:", "story-processing-", "auto-mode-")):
-        return story_room(str(getattr(event, "story_id", "")))
+        return "story_id"
     return None
 
 
 class RoomSequences:
     """The ``seq`` numbers seen in every room, across reconnects (a room's numbers go on)."""
 
-    __slots__ = ("_windows",)
+    __slots__ = ("_fields", "_windows")
 
     def __init__(self) -> None:
-        self._windows: dict[str, _SeqWindow] = {}
+        # A room is (its field, its id): no string is built for every event.
+        self._windows: dict[tuple[str, str], _SeqWindow] = {}
+        self._fields: dict[type[EventModel], str | None] = {}
 
     def check(self, event: EventModel) -> tuple[bool, bool]:
         """Record ``event``; return (is_new, events_were_missed_before_it)."""
-        room = _room_of(event)
-        if room is None or event.seq is None:
+        if event.seq is None:
             return True, False
+        model = type(event)
+        if model in self._fields:
+            field_name = self._fields[model]
+        else:
+            field_name = self._fields[model] = _room_field(model)
+        if field_name is None:
+            return True, False
+        room = (field_name, getattr(event, field_name))
         window = self._windows.get(room)
         if window is None:  # not setdefault: that would build a window for every event
             window = self._windows[room] = _SeqWindow()
