@@ -9,8 +9,9 @@ and how facts become evidence), :mod:`~batchkit.tracker.fold` (routing facts to 
 :mod:`~batchkit.tracker.batch_facts` (what a batch's events and status say of its files),
 :mod:`~batchkit.tracker.view` (one file as the views show it),
 :mod:`~batchkit.tracker.frame` (the DataFrames), :mod:`~batchkit.tracker.progress` (snapshots,
-progress, ETA), :mod:`~batchkit.tracker.stamping` (facts stamped with the time) and
-:mod:`~batchkit.tracker.run` (the run itself).
+progress, ETA), :mod:`~batchkit.tracker.stamping` (facts stamped with the time),
+:mod:`~batchkit.tracker.watchers` (subscribers and waiters) and :mod:`~batchkit.tracker.run`
+(the run itself).
 """
 
 from batchkit.tracker.facts import (

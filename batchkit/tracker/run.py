@@ -11,11 +11,10 @@ awaited from that loop.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Final
 
@@ -36,6 +35,7 @@ from batchkit.tracker.history import FactHistory
 from batchkit.tracker.progress import STEP_WEIGHTS, RunSnapshot, take_snapshot
 from batchkit.tracker.stamping import FactMaker, stamp
 from batchkit.tracker.state import FileStatus, Outcome
+from batchkit.tracker.watchers import Watchers
 
 __all__ = ["BatchRun", "Subscriber"]
 
@@ -100,12 +100,9 @@ class BatchRun(FactMaker):
         self._terminal: set[int] = set()
         """The rows completed or failed, kept as facts change them (``done`` asks it often)."""
         self._settle_rows(range(len(self._fold.tracks)))
-        self._subscribers: list[Subscriber] = []
-        self._waiters: list[asyncio.Future[None]] = []
+        self._watchers: Watchers[BatchRun] = Watchers(self._plan.run_id)
         self._events_cache: tuple[int, pd.DataFrame] | None = None
         self._snapshot_cache: tuple[tuple[int, datetime], RunSnapshot] | None = None
-        self.subscriber_errors = 0
-        """Subscribers that raised (each is logged and the fold carries on)."""
         self.log_errors = 0
         """Facts the log sink failed to write (each is logged and the fold carries on)."""
         self._record(self._plan, Outcome.APPLIED)
@@ -380,15 +377,9 @@ class BatchRun(FactMaker):
         may_end, self._may_end = self._may_end, False
         final = self._settle_rows(dirty if may_end else dirty & self._terminal)
         self._frame.update(dirty, at_once=final)
-        for subscriber in tuple(self._subscribers):
-            try:
-                subscriber(self)
-            except Exception:
-                self.subscriber_errors += 1
-                logger.exception("run %s: subscriber %r failed", self.run_id, subscriber)
-        if self._waiters and self.done:
-            for waiter in self._waiters:
-                _settle(waiter)
+        self._watchers.tell(self)
+        if self._watchers.waiting and self.done:
+            self._watchers.wake()
 
     def _settle_rows(self, rows: Iterable[int]) -> bool:
         """Note which of ``rows`` are finished now; True when one of them just finished.
@@ -423,25 +414,18 @@ class BatchRun(FactMaker):
         A callback that raises is logged and counted in :attr:`subscriber_errors`; the fold and
         the other subscribers carry on.
         """
-        self._subscribers.append(callback)
+        return self._watchers.subscribe(callback)
 
-        def unsubscribe() -> None:
-            with suppress(ValueError):
-                self._subscribers.remove(callback)
-
-        return unsubscribe
+    @property
+    def subscriber_errors(self) -> int:
+        """Subscribers that raised (each is logged and the fold carries on)."""
+        return self._watchers.errors
 
     async def wait(self, timeout: float | None = None) -> RunSnapshot:  # noqa: ASYNC109 - one deadline for the whole run
         """Return when every file is completed or failed; raises :class:`TimeoutError` after
         ``timeout`` seconds."""
-        if not self.done:  # (asking folds the held events)
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                async with asyncio.timeout(timeout):
-                    await waiter
-            finally:
-                self._waiters.remove(waiter)
+        if not self.done:  # (asking has the held events handed over first)
+            await self._watchers.wait(timeout)
         return self.snapshot()
 
     def status_of(self, index: int) -> FileStatus:
@@ -454,17 +438,3 @@ def _event_received_at(event: ServerEvent, received_at: datetime | None) -> date
     if not isinstance(event, EventModel):
         raise TypeError(f"expected a parsed server event, got {type(event).__name__}")
     return stamp(received_at)
-
-
-def _settle(waiter: asyncio.Future[None]) -> None:
-    loop = waiter.get_loop()
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if loop is running:
-        if not waiter.done():
-            waiter.set_result(None)
-        return
-    with suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
-        loop.call_soon_threadsafe(lambda: None if waiter.done() else waiter.set_result(None))
