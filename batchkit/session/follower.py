@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from batchkit.client import StoryClient
 from batchkit.errors import AuthError, BatchkitError, NotFoundError, RunError
-from batchkit.events import EventStream, ReceivedEvent
+from batchkit.events import HOLD_INTERVAL, EventStream, ReceivedEvent
 from batchkit.tracker import BatchRun
 
 __all__ = ["FollowOptions", "Follower"]
@@ -52,7 +52,9 @@ class FollowOptions:
     files fail; ``unanswered_after``: seconds without one usable REST answer before the run
     stops (None: wait for ever); ``refused_batch_patience``: seconds a batch the server refuses
     for now (429 with ``Retry-After``: the user's batches a minute, or stories in flight, are at
-    their limit) is sent again when the server says, before its files fail (None: for ever).
+    their limit) is sent again when the server says, before its files fail (None: for ever);
+    ``hold_interval``: seconds a progress message may wait to be folded with the rest of its
+    burst (any read of the run folds it at once).
     """
 
     poll_interval: float = 1.0
@@ -64,6 +66,7 @@ class FollowOptions:
     lost_after: float = 20.0
     unanswered_after: float | None = 600.0
     refused_batch_patience: float | None = 600.0
+    hold_interval: float = HOLD_INTERVAL
 
 
 LOST = "the server no longer knows this batch; was it restarted? ({detail})"
@@ -152,6 +155,7 @@ class Follower:
             on_connect=self._on_reconnect,
             on_gap=self._on_reconnect,
             verify_credentials=self._client.verify_credentials,
+            hold_interval=self._options.hold_interval,
         )
         self.stream = stream  # before connecting, so a cancelled connect is still closed
         self._run.catch_up_with(stream.deliver_held)  # reads see every message that arrived
