@@ -45,9 +45,9 @@ import socketio
 from pydantic import ValidationError
 
 from batchkit.contract.events import (
+    PROGRESS_EVENTS,
     ClientMessage,
     EventModel,
-    EventName,
     ServerEvent,
     batch_room,
     parse_event,
@@ -71,8 +71,8 @@ HOLD_INTERVAL: Final = 0.02
 """The longest a progress message is held before it is handed over (seconds): well inside a
 page's 10 Hz paint."""
 
-_HELD: Final = frozenset({EventName.AUTO_PROGRESS, EventName.STORY_PROGRESS})
-"""The messages that come in bursts, and that can wait a moment: none of them ends a step."""
+_HELD: Final = frozenset(str(model.model_fields["event"].default) for model in PROGRESS_EVENTS)
+"""The names of the messages held: they come in bursts, and can wait a moment."""
 
 
 _LOGGERS_THAT_SEE_TOKENS = ("engineio.client", "socketio.client")
@@ -327,10 +327,9 @@ class EventStream:
         The owner calls this before it reads what it built from the events; the stream calls it
         itself at most ``hold_interval`` after the first of them arrived, and when it closes.
         """
-        if self._held:
-            burst = self._take_held()
-            if burst:
-                self._on_events(burst)
+        burst = self._take_held()
+        if burst:
+            self._on_events(burst)
 
     def _take_held(self) -> list[ReceivedEvent]:
         """The held messages parsed, new ones only, oldest first; nothing is held afterwards."""

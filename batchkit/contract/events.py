@@ -17,6 +17,7 @@ from batchkit.contract.wire import ServerTime, WireModel
 
 __all__ = [
     "EVENT_ADAPTER",
+    "PROGRESS_EVENTS",
     "AutoModeComplete",
     "AutoModeError",
     "AutoModeProgress",
@@ -290,6 +291,12 @@ ServerEvent = Annotated[
 """Any message the server sends, told apart by its name."""
 
 EVENT_ADAPTER: TypeAdapter[ServerEvent] = TypeAdapter(ServerEvent)
+
+PROGRESS_EVENTS: Final[frozenset[type[EventModel]]] = frozenset(
+    {AutoModeProgress, StoryProcessingProgress}
+)
+"""The messages that say how far a story's step has got: they come in bursts, one per chunk,
+and none of them ever starts, ends or fails a step."""
 
 _MODEL_OF: Final[dict[str, type[EventModel]]] = {
     str(model.model_fields["event"].default): model for model in get_args(get_args(ServerEvent)[0])

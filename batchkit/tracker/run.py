@@ -16,16 +16,10 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Final
 
 import pandas as pd
 
-from batchkit.contract.events import (
-    AutoModeProgress,
-    EventModel,
-    ServerEvent,
-    StoryProcessingProgress,
-)
+from batchkit.contract.events import PROGRESS_EVENTS, EventModel, ServerEvent
 from batchkit.contract.limits import PipelineStep
 from batchkit.errors import RunError
 from batchkit.tracker.facts import EventFact, Fact, FactLog, FilesPlanned, PlannedFile, TickFact
@@ -41,7 +35,6 @@ __all__ = ["BatchRun", "Subscriber"]
 
 logger = logging.getLogger("batchkit.tracker")
 
-_PROGRESS_EVENTS: Final = frozenset({AutoModeProgress, StoryProcessingProgress})
 
 Subscriber = Callable[["BatchRun"], object]
 """Called with the run after every change (once per :meth:`BatchRun.batch` block)."""
@@ -326,7 +319,7 @@ class BatchRun(FactMaker):
         else:
             self._record(EventFact.model_construct(received_at=at, event=event), outcome)
         # A progress event cannot finish a file: it never confirms or fails a step of its own.
-        self._may_end = self._may_end or type(event) not in _PROGRESS_EVENTS
+        self._may_end = self._may_end or type(event) not in PROGRESS_EVENTS
         return self._applied(outcome)
 
     def _applied(self, outcome: Outcome) -> bool:
