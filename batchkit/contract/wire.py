@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+)
 from pydantic.alias_generators import to_camel
 
 __all__ = ["JsonNumber", "RequestModel", "ServerTime", "WireModel", "as_utc"]
@@ -13,12 +21,31 @@ __all__ = ["JsonNumber", "RequestModel", "ServerTime", "WireModel", "as_utc"]
 
 def as_utc(moment: datetime) -> datetime:
     """``moment`` as an aware UTC datetime; a naive one is taken to be UTC already."""
-    if moment.tzinfo is None:
+    zone = moment.tzinfo
+    if zone is UTC:  # the common case, and astimezone would build a copy (~1 µs)
+        return moment
+    if zone is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
 
 
-ServerTime = Annotated[datetime, AfterValidator(as_utc)]
+def _from_iso(value: object) -> object:
+    """An ISO-8601 string read by the standard library, anything else left to pydantic.
+
+    Every event carries a time, and this is the cheap path for it: ``fromisoformat`` gives
+    offset zero as :data:`datetime.UTC` itself, which :func:`as_utc` passes through, where
+    pydantic's own zone needs converting (~1.5 µs an event). A string the standard library
+    cannot read goes on to pydantic, which parses or rejects it with its own message.
+    """
+    if type(value) is str:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    return value
+
+
+ServerTime = Annotated[datetime, BeforeValidator(_from_iso), AfterValidator(as_utc)]
 """A time read from the wire, always aware and in UTC.
 
 ISO-8601 allows times without an offset, and a server may send one next to an aware one; two

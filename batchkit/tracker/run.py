@@ -15,7 +15,8 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Final
 
 import pandas as pd
 
@@ -35,6 +36,9 @@ __all__ = ["BatchRun", "Subscriber"]
 
 logger = logging.getLogger("batchkit.tracker")
 
+
+_OUTCOME_TEXT: Final = {outcome: outcome.value for outcome in Outcome}
+"""What the history keeps of an outcome (an enum's ``.value`` costs a Python call per event)."""
 
 Subscriber = Callable[["BatchRun"], object]
 """Called with the run after every change (once per :meth:`BatchRun.batch` block)."""
@@ -279,7 +283,9 @@ class BatchRun(FactMaker):
 
         The hot path of a live run: no fact model is built for it unless a log needs its line.
         """
-        at = _event_received_at(event, received_at)
+        if not isinstance(event, EventModel):
+            raise _not_an_event(event)
+        at = stamp(received_at)
         self._catch_up()
         return self._fold_event(event, at)
 
@@ -294,7 +300,11 @@ class BatchRun(FactMaker):
         changed = False
         with self.batch():
             for event, at in received:
-                changed = self._fold_event(event, _event_received_at(event, at)) or changed
+                if not isinstance(event, EventModel):
+                    raise _not_an_event(event)
+                if at.tzinfo is not UTC:  # (the stream's times are UTC already)
+                    at = stamp(at)
+                changed = self._fold_event(event, at) or changed
         return changed
 
     def catch_up_with(self, deliver_held: Callable[[], object] | None) -> None:
@@ -315,7 +325,7 @@ class BatchRun(FactMaker):
     def _fold_event(self, event: ServerEvent, at: datetime) -> bool:
         outcome = self._fold.apply_event(event, at)
         if self._log is None:
-            self._history.append_event(event, at, outcome.value, self._fold.row)
+            self._history.append_event(event, at, _OUTCOME_TEXT[outcome], self._fold.row)
         else:
             self._record(EventFact.model_construct(received_at=at, event=event), outcome)
         # A progress event cannot finish a file: it never confirms or fails a step of its own.
@@ -350,10 +360,10 @@ class BatchRun(FactMaker):
 
     def _record(self, fact: Fact, outcome: Outcome) -> None:
         if self._log is None:
-            self._history.append(fact, outcome.value, self._fold.row)
+            self._history.append(fact, _OUTCOME_TEXT[outcome], self._fold.row)
             return
         line = fact.model_dump_json()  # made once: the log's line, and kept if not a tuple
-        self._history.append(fact, outcome.value, self._fold.row, line)
+        self._history.append(fact, _OUTCOME_TEXT[outcome], self._fold.row, line)
         try:
             self._log.append_line(line)
         except Exception:
@@ -427,7 +437,5 @@ class BatchRun(FactMaker):
         return self._fold.status(index)
 
 
-def _event_received_at(event: ServerEvent, received_at: datetime | None) -> datetime:
-    if not isinstance(event, EventModel):
-        raise TypeError(f"expected a parsed server event, got {type(event).__name__}")
-    return stamp(received_at)
+def _not_an_event(value: object) -> TypeError:
+    return TypeError(f"expected a parsed server event, got {type(value).__name__}")

@@ -10,11 +10,13 @@ promises; the holding source here is the callable the run is given, standing for
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from datetime import datetime
 
 from batchkit.contract import AutoModeComplete, ServerEvent
 from batchkit.tracker import BatchRun, EventFact
+from batchkit.tracker.state import HISTORY_KEPT
 from client.one_file_run import at, images_progress, one_file_run
 
 
@@ -111,3 +113,35 @@ def test_a_run_no_longer_followed_stops_asking() -> None:
     assert run.fact_count == count
     assert source.asked == asked
     assert source.held  # still with the source: the run did not ask
+
+
+def test_a_burst_of_progress_leaves_the_garbage_collector_nothing_to_do() -> None:
+    """Once a story's replay history is full, folding progress keeps no new container object.
+
+    CPython collects its youngest objects every ~700 container objects made and still alive; a
+    client that keeps nothing (a bare socket.io handler) never collects. The run keeps every
+    event (its history), so it must keep them as plain values: a tuple per event kept, or a
+    model, ran the collector every few hundred events of a burst.
+    """
+    run = one_file_run()
+    seq = 1
+    for _ in range(2 * HISTORY_KEPT // 50 + 1):  # fill the story's bounded replay history
+        run.apply_events([(images_progress(seq + n, 10.0), at(seq + n)) for n in range(50)])
+        seq += 50
+    bursts = [
+        [(images_progress(seq + 50 * k + n, 50.0), at(seq + 50 * k + n)) for n in range(50)]
+        for k in range(100)
+    ]
+    gc.collect()
+    gc.disable()
+    try:
+        made_before = gc.get_count()[0]
+        for burst in bursts:
+            run.apply_events(burst)
+        kept = gc.get_count()[0] - made_before
+    finally:
+        gc.enable()
+    # A tuple per event kept alone would be 5,000; the history's sealed chunks are ~40.
+    assert kept < 500, f"{kept:,} container objects kept for 5,000 events"
+    assert run.fact_count == 3 + (seq - 1) + 5_000  # the plan, the batch, its status, events
+    assert run.files.at[0, "step_progress"] == 0.5

@@ -1,0 +1,94 @@
+"""Two socket.io clients taking the same bursts at the same moment, each in a process of its own.
+
+Taking turns, two clients meet two different machines: this 2-core VM's speed drifts from one
+round to the next (a bare client's CPU per event moved 160-230 µs within one run), so one pair
+of rounds gave bare/batchkit 0.79 and another 1.03. Side by side, both join the same story room
+of the same server, each in a spawned process, and the server's ``emit_burst`` sends every event
+to both at once: they take the same messages under the same load, and the ratio of their CPU
+per event held within 0.82-0.86 over eight rounds where taking turns spread over 0.79-1.03.
+
+The price is a share of the cores: the server and both clients run at once on two cores, where
+taking turns gives a client a core of its own, so each client's absolute figure is higher here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Literal, cast
+
+from benchmarks.reference import ChildServer
+
+if TYPE_CHECKING:  # (socket_path imports this module)
+    from benchmarks.socket_path import Burst, Story
+
+__all__ = ["Kind", "measure_side_by_side"]
+
+Kind = Literal["bare", "batchkit"]
+_READY = "ready"
+_ARMED = "armed"
+
+
+def _client_process(kind: Kind, story: Story, conn: Connection) -> None:
+    """A spawned process's whole life: join the story's room, then measure bursts on demand."""
+    asyncio.run(_serve_bursts(kind, story, conn))
+
+
+async def _serve_bursts(kind: Kind, story: Story, conn: Connection) -> None:
+    from benchmarks.socket_path import WAIT, BareClient, TrackedClient
+
+    client = BareClient(story) if kind == "bare" else TrackedClient(story)
+    async with client:
+        conn.send(_READY)
+        while (count := await asyncio.to_thread(conn.recv)) is not None:
+            counter = client.arm(count)
+            conn.send(_ARMED)
+            await asyncio.wait_for(counter.done.wait(), WAIT + count / 1000)
+            if isinstance(client, TrackedClient):
+                client.check()
+            conn.send(counter.burst)
+
+
+async def _answer(conn: Connection, wait: float) -> object:
+    """The next message from a client process, or TimeoutError after ``wait`` seconds."""
+    if not await asyncio.to_thread(conn.poll, wait):
+        raise TimeoutError("a benchmark client process did not answer")
+    return conn.recv()
+
+
+async def measure_side_by_side(
+    server: ChildServer, story: Story, counts: list[int], wait: float
+) -> list[tuple[Burst, Burst]]:
+    """One burst of each of ``counts`` taken by both clients at once: ``(bare, batchkit)``
+    :class:`~benchmarks.socket_path.Burst` pairs, one per count."""
+    spawn = multiprocessing.get_context("spawn")
+    kinds: tuple[Kind, Kind] = ("bare", "batchkit")
+    pipes = [spawn.Pipe() for _ in kinds]
+    processes = [
+        spawn.Process(target=_client_process, args=(kind, story, child), daemon=True)
+        for kind, (_, child) in zip(kinds, pipes, strict=True)
+    ]
+    ours = [parent for parent, _ in pipes]
+    for process in processes:
+        process.start()
+    try:
+        for conn in ours:
+            assert await _answer(conn, wait) == _READY
+        pairs: list[tuple[Burst, Burst]] = []
+        for count in counts:
+            for conn in ours:
+                conn.send(count)
+            for conn in ours:
+                assert await _answer(conn, wait) == _ARMED
+            await server.emit_burst(story.story_id, count)
+            bare, batchkit = [await _answer(conn, wait + count / 1000) for conn in ours]
+            pairs.append((cast("Burst", bare), cast("Burst", batchkit)))
+        for conn in ours:
+            conn.send(None)
+        return pairs
+    finally:
+        for process in processes:
+            process.join(wait)
+            if process.is_alive():
+                process.kill()
