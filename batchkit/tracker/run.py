@@ -283,11 +283,7 @@ class BatchRun(FactMaker):
 
         The hot path of a live run: no fact model is built for it unless a log needs its line.
         """
-        if not isinstance(event, EventModel):
-            raise _not_an_event(event)
-        at = stamp(received_at)
-        self._catch_up()
-        return self._fold_event(event, at)
+        return self.apply_events(((event, stamp(received_at)),))
 
     def apply_events(self, received: Iterable[tuple[ServerEvent, datetime]]) -> bool:
         """Fold a burst of messages from the socket, each with its arrival time, in one go.
@@ -297,14 +293,26 @@ class BatchRun(FactMaker):
         a time. False when none of them changed anything.
         """
         self._catch_up()
-        changed = False
+        # The loop of a live run, once per event: what it needs is looked up once per burst.
+        fold, keep = self._fold, self._history.append_event if self._log is None else None
+        changed = may_end = False
         with self.batch():
             for event, at in received:
                 if not isinstance(event, EventModel):
                     raise _not_an_event(event)
                 if at.tzinfo is not UTC:  # (the stream's times are UTC already)
                     at = stamp(at)
-                changed = self._fold_event(event, at) or changed
+                outcome = fold.apply_event(event, at)
+                if keep is not None:
+                    keep(event, at, _OUTCOME_TEXT[outcome], fold.row)
+                else:
+                    self._record(EventFact.model_construct(received_at=at, event=event), outcome)
+                if outcome is Outcome.APPLIED:
+                    changed = self._unpublished = True
+                    self._version += 1
+                # A progress event cannot finish a file: it never confirms or fails a step.
+                if not may_end and type(event) not in PROGRESS_EVENTS:
+                    may_end = self._may_end = True
         return changed
 
     def catch_up_with(self, deliver_held: Callable[[], object] | None) -> None:
@@ -321,16 +329,6 @@ class BatchRun(FactMaker):
         """Have the source hand over what it holds (cheap when it holds nothing)."""
         if self._deliver_held is not None:
             self._deliver_held()
-
-    def _fold_event(self, event: ServerEvent, at: datetime) -> bool:
-        outcome = self._fold.apply_event(event, at)
-        if self._log is None:
-            self._history.append_event(event, at, _OUTCOME_TEXT[outcome], self._fold.row)
-        else:
-            self._record(EventFact.model_construct(received_at=at, event=event), outcome)
-        # A progress event cannot finish a file: it never confirms or fails a step of its own.
-        self._may_end = self._may_end or type(event) not in PROGRESS_EVENTS
-        return self._applied(outcome)
 
     def _applied(self, outcome: Outcome) -> bool:
         changed = outcome is Outcome.APPLIED
