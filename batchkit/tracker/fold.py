@@ -229,14 +229,9 @@ class Fold(BatchFacts):
         if row is None:
             fact = EventFact.model_construct(received_at=at, event=event)
             return self._wait_for_story(event.story_id, fact)
-        self.row = row  # (a row of the run's own: no bounds to check, on the hot path)
-        changed = self.pipeline.apply_event(self.tracks[row], event, at)
-        if changed is None:
-            return Outcome.STALE
-        if not changed:
-            return Outcome.UNCHANGED
-        self.dirty.add(row)
-        return Outcome.APPLIED
+        track = self._track(row)
+        changed = self.pipeline.apply_event(track, event, at)
+        return Outcome.STALE if changed is None else self._changed(track, changed)
 
     def _room_story(self, fact: EventFact, event: JoinedStoryRoom) -> Outcome:
         row = self.rows_by_story.get(event.story_id)

@@ -118,8 +118,11 @@ class Pipeline:
         changed = self._on_event[type(event)](story, event, at)
         story.see(event.seq, event.timestamp)
         story.history.append((at, event))
-        # An event is news even when it says nothing new (stuck at 0 %).
-        return track.event_arrived(at, moved=changed) or changed
+        if changed:
+            track.moved(at)
+        else:
+            track.heard(at)  # an event is news even when it says nothing new (stuck at 0 %)
+        return track.touch(at) or changed
 
     def _on_story_start(self, story: StoryTrack, event: StoryProcessingStart, at: datetime) -> bool:
         return self._working(story, _STORY, event.timestamp, at)
@@ -151,7 +154,7 @@ class Pipeline:
                 story.chunks[step] = event.total
                 changed = True
             fraction = max(fraction, (event.current or 0) / event.total)
-        if story.evidence.get(step) is Evidence.CONFIRMED:
+        if story.step_evidence(step) is Evidence.CONFIRMED:
             return changed
         return story.mark_progress(step, fraction) or changed
 

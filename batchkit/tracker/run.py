@@ -293,26 +293,14 @@ class BatchRun(FactMaker):
         a time. False when none of them changed anything.
         """
         self._catch_up()
-        # The loop of a live run, once per event: what it needs is looked up once per burst.
-        fold, keep = self._fold, self._history.append_event if self._log is None else None
-        changed = may_end = False
+        changed = False
         with self.batch():
             for event, at in received:
                 if not isinstance(event, EventModel):
                     raise _not_an_event(event)
                 if at.tzinfo is not UTC:  # (the stream's times are UTC already)
                     at = stamp(at)
-                outcome = fold.apply_event(event, at)
-                if keep is not None:
-                    keep(event, at, _OUTCOME_TEXT[outcome], fold.row)
-                else:
-                    self._record(EventFact.model_construct(received_at=at, event=event), outcome)
-                if outcome is Outcome.APPLIED:
-                    changed = self._unpublished = True
-                    self._version += 1
-                # A progress event cannot finish a file: it never confirms or fails a step.
-                if not may_end and type(event) not in PROGRESS_EVENTS:
-                    may_end = self._may_end = True
+                changed = self._fold_event(event, at) or changed
         return changed
 
     def catch_up_with(self, deliver_held: Callable[[], object] | None) -> None:
@@ -329,6 +317,16 @@ class BatchRun(FactMaker):
         """Have the source hand over what it holds (cheap when it holds nothing)."""
         if self._deliver_held is not None:
             self._deliver_held()
+
+    def _fold_event(self, event: ServerEvent, at: datetime) -> bool:
+        outcome = self._fold.apply_event(event, at)
+        if self._log is None:
+            self._history.append_event(event, at, _OUTCOME_TEXT[outcome], self._fold.row)
+        else:
+            self._record(EventFact.model_construct(received_at=at, event=event), outcome)
+        # A progress event cannot finish a file: it never confirms or fails a step of its own.
+        self._may_end = self._may_end or type(event) not in PROGRESS_EVENTS
+        return self._applied(outcome)
 
     def _applied(self, outcome: Outcome) -> bool:
         changed = outcome is Outcome.APPLIED
@@ -360,7 +358,7 @@ class BatchRun(FactMaker):
         if self._log is None:
             self._history.append(fact, _OUTCOME_TEXT[outcome], self._fold.row)
             return
-        line = fact.model_dump_json()  # made once: the log's line, and kept if not a tuple
+        line = fact.model_dump_json()  # made once: the log's line, and kept if not as values
         self._history.append(fact, _OUTCOME_TEXT[outcome], self._fold.row, line)
         try:
             self._log.append_line(line)

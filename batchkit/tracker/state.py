@@ -372,25 +372,6 @@ class FileTrack:
             return True
         return False
 
-    def event_arrived(self, at: datetime, *, moved: bool) -> bool:
-        """An event about this file arrived at ``at``; ``moved``: it made progress.
-
-        :meth:`moved` or :meth:`heard`, then :meth:`touch`, in one call: this runs for every
-        event of a run. True when it is the newest event.
-        """
-        if moved:
-            if self.last_moved_at is None or at > self.last_moved_at:
-                self.last_moved_at = at
-            self.stalled = False
-        if self.last_news_at is None or at > self.last_news_at:
-            self.last_news_at = at
-        if self.soft_errors:
-            self.soft_errors.pop(ERROR_SILENT, None)
-        if self.last_event_at is None or at > self.last_event_at:
-            self.last_event_at = at
-            return True
-        return False
-
     def mark_soft_error(self, key: str, message: str, at: datetime) -> bool:
         if key in self.soft_errors:
             return False
