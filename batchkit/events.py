@@ -342,9 +342,8 @@ class EventStream:
         # Taken before parsing: an owner asking for them again meanwhile gets nothing twice.
         held, self._held = self._held, []
         burst: list[ReceivedEvent] = []
-        decode = self._decode
         for name, data, arrived in held:
-            received = decode(name, data, datetime.fromtimestamp(arrived, UTC))
+            received = self._decode(name, data, datetime.fromtimestamp(arrived, UTC))
             if received is not None:
                 burst.append(received)
         return burst

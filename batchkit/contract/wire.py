@@ -34,8 +34,9 @@ def _from_iso(value: object) -> object:
 
     Every event carries a time, and this is the cheap path for it: ``fromisoformat`` gives
     offset zero as :data:`datetime.UTC` itself, which :func:`as_utc` passes through, where
-    pydantic's own zone needs converting (~1.5 µs an event). A string the standard library
-    cannot read goes on to pydantic, which parses or rejects it with its own message.
+    pydantic's own zone needs converting (warm, a time costs ~1.2 µs this way against ~1.5).
+    A string the standard library cannot read goes on to pydantic, which parses or rejects it
+    with its own message.
     """
     if type(value) is str:
         try:

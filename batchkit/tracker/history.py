@@ -44,6 +44,8 @@ _UNIONS = (Union, types.UnionType)
 
 _CHUNK: Final = 4096
 """Values kept in the open list before it is sealed into a tuple (about 340 progress events)."""
+_UNLEARNT: Final = -2
+"""What ``_shape_of`` answers for a model not seen yet (None is a model kept as JSON lines)."""
 _LINE: Final = -1
 """The shape of a fact kept as its JSON line: ``_LINE, line, outcome, row``. Any other fact is
 ``shape, received_at, outcome, row`` followed by its shape's values."""
@@ -116,8 +118,8 @@ class FactHistory:
     def append(self, fact: Fact, outcome: str, row: int | None, line: str | None = None) -> None:
         """Keep ``fact``; ``line`` is its JSON line, if the caller has made it already."""
         subject: BaseModel = fact.event if type(fact) is EventFact else fact
-        shape = self._shape_of.get(type(subject), -1)
-        if shape == -1:
+        shape = self._shape_of.get(type(subject), _UNLEARNT)
+        if shape == _UNLEARNT:
             shape = self._learn(type(subject))
         if shape is None:
             self._keep((_LINE, line or fact.model_dump_json(), outcome, row))
@@ -129,8 +131,8 @@ class FactHistory:
         self, event: ServerEvent, received_at: datetime, outcome: str, row: int | None
     ) -> None:
         """Keep a socket event received at ``received_at`` as its fact, without building it."""
-        shape = self._shape_of.get(type(event), -1)
-        if shape == -1:
+        shape = self._shape_of.get(type(event), _UNLEARNT)
+        if shape == _UNLEARNT:
             shape = self._learn(type(event))
         if shape is None:
             fact = EventFact.model_construct(received_at=received_at, event=event)

@@ -15,7 +15,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
 import pandas as pd
@@ -279,10 +279,8 @@ class BatchRun(FactMaker):
         return self._applied(outcome)
 
     def apply_event(self, event: ServerEvent, *, received_at: datetime | None = None) -> bool:
-        """Fold a message from the socket (already a validated contract model) now.
-
-        The hot path of a live run: no fact model is built for it unless a log needs its line.
-        """
+        """Fold a message from the socket (already a validated contract model) now: a burst of
+        one (:meth:`apply_events`); no fact model is built for it unless a log needs its line."""
         return self.apply_events(((event, stamp(received_at)),))
 
     def apply_events(self, received: Iterable[tuple[ServerEvent, datetime]]) -> bool:
@@ -298,9 +296,7 @@ class BatchRun(FactMaker):
             for event, at in received:
                 if not isinstance(event, EventModel):
                     raise _not_an_event(event)
-                if at.tzinfo is not UTC:  # (the stream's times are UTC already)
-                    at = stamp(at)
-                changed = self._fold_event(event, at) or changed
+                changed = self._fold_event(event, stamp(at)) or changed
         return changed
 
     def catch_up_with(self, deliver_held: Callable[[], object] | None) -> None:

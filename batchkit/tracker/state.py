@@ -210,8 +210,7 @@ class StoryTrack:
         return changed
 
     def mark_progress(self, step: PipelineStep, fraction: float) -> bool:
-        # Compared, not min(max()): two builtin calls on every progress event.
-        fraction = 0.0 if fraction < 0.0 else 1.0 if fraction > 1.0 else fraction
+        fraction = min(max(fraction, 0.0), 1.0)
         if fraction <= self.progress.get(step, -1.0):
             return False
         self.progress[step] = fraction
