@@ -55,6 +55,7 @@ from batchkit.contract.events import (
 from batchkit.contract.redaction import redact_tokens_in_logs
 from batchkit.errors import AuthError, BatchkitError, StreamError
 from batchkit.event_order import RoomSequences
+from batchkit.event_packets import EventPacket
 
 __all__ = ["HOLD_INTERVAL", "EventStream", "EventsHandler", "ReceivedEvent", "StreamStats"]
 
@@ -235,6 +236,7 @@ class EventStream:
 
     def _make_client(self) -> socketio.AsyncClient:
         sio = socketio.AsyncClient(
+            serializer=EventPacket,  # JSON read by pydantic-core (see event_packets)
             reconnection=True,
             reconnection_delay=self._delay_min,
             reconnection_delay_max=self._delay_max,

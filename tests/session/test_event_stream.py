@@ -17,10 +17,12 @@ import pytest
 import socketio
 from client.one_file_run import one_file_run
 from production.runner import ServerThread
+from socketio import packet
 
 from batchkit.client import StoryClient
 from batchkit.contract.events import AutoModeProgress
 from batchkit.errors import AuthError, StreamError
+from batchkit.event_packets import EventPacket
 from batchkit.events import EventStream, ReceivedEvent
 from batchkit.server.launcher import EmbeddedServer
 
@@ -225,3 +227,54 @@ async def test_rooms_are_joined_again_after_the_server_drops_the_socket(
     assert stream.stats.connects == 2
     assert stream.stats.server_disconnects == 1
     assert stream.failure is None
+
+
+class CountingJson:
+    """python-socketio's default packet JSON, counting what it reads of progress events."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.progress_read = 0
+
+    def loads(self, text: str, **options: Any) -> Any:
+        self.progress_read += "auto-mode-progress" in text
+        return self.inner.loads(text, **options)
+
+    def dumps(self, value: Any, **options: Any) -> str:
+        return str(self.inner.dumps(value, **options))
+
+
+@pytest.fixture
+def default_packet_json() -> Iterator[CountingJson]:
+    """Counts every progress packet read through python-socketio's default packet class (the
+    server in this process writes with it, and reads only what clients send)."""
+    counting = CountingJson(packet.Packet.json)
+    original = packet.Packet.json
+    packet.Packet.json = counting
+    try:
+        yield counting
+    finally:
+        packet.Packet.json = original
+
+
+async def test_the_stream_reads_its_packets_with_pydantic_core(
+    misbehaving: tuple[Misbehaving, str],
+    default_packet_json: CountingJson,
+) -> None:
+    _server, url = misbehaving
+    got: list[ReceivedEvent] = []
+    three = asyncio.Event()
+
+    def on_events(burst: list[ReceivedEvent]) -> None:
+        got.extend(burst)
+        if len(got) >= 3:
+            three.set()
+
+    async with EventStream(url, lambda: "t", on_events=on_events, hold_interval=0) as stream:
+        await stream.join_batch("b1")  # the server answers with three progress events
+        await asyncio.wait_for(three.wait(), 10)
+
+    assert [event.seq for event, _ in got] == [1, 2, 3]
+    assert default_packet_json.progress_read == 0, "read by python-engineio's JSON module"
+    assert isinstance(stream._sio.packet_class(), EventPacket)
+    assert socketio.AsyncClient().packet_class is packet.Packet, "other clients are untouched"
