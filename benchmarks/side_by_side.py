@@ -23,9 +23,11 @@ from benchmarks.reference import ChildServer
 if TYPE_CHECKING:  # (socket_path imports this module)
     from benchmarks.socket_path import Burst, Story
 
-__all__ = ["Kind", "measure_side_by_side"]
+__all__ = ["Kind", "measure_side_by_side", "median_pair", "paired_ratio", "ratio_range"]
 
-Kind = Literal["bare", "batchkit"]
+Kind = Literal["bare", "bare with batchkit's packets", "batchkit"]
+"""A bare python-socketio client (with its default packet class, or with the event stream's:
+:class:`~batchkit.event_packets.EventPacket`), or batchkit's event stream and run."""
 _READY = "ready"
 _ARMED = "armed"
 
@@ -38,7 +40,11 @@ def _client_process(kind: Kind, story: Story, conn: Connection) -> None:
 async def _serve_bursts(kind: Kind, story: Story, conn: Connection) -> None:
     from benchmarks.socket_path import WAIT, BareClient, TrackedClient
 
-    client = BareClient(story) if kind == "bare" else TrackedClient(story)
+    client: BareClient | TrackedClient
+    if kind == "batchkit":
+        client = TrackedClient(story)
+    else:
+        client = BareClient(story, stream_packets=kind != "bare")
     async with client:
         conn.send(_READY)
         while (count := await asyncio.to_thread(conn.recv)) is not None:
@@ -58,12 +64,13 @@ async def _answer(conn: Connection, wait: float) -> object:
 
 
 async def measure_side_by_side(
-    server: ChildServer, story: Story, counts: list[int], wait: float
+    server: ChildServer, story: Story, counts: list[int], wait: float, bare: Kind = "bare"
 ) -> list[tuple[Burst, Burst]]:
     """One burst of each of ``counts`` taken by both clients at once: ``(bare, batchkit)``
-    :class:`~benchmarks.socket_path.Burst` pairs, one per count."""
+    :class:`~benchmarks.socket_path.Burst` pairs, one per count; ``bare`` says which bare
+    client."""
     spawn = multiprocessing.get_context("spawn")
-    kinds: tuple[Kind, Kind] = ("bare", "batchkit")
+    kinds: tuple[Kind, Kind] = (bare, "batchkit")
     pipes = [spawn.Pipe() for _ in kinds]
     processes = [
         spawn.Process(target=_client_process, args=(kind, story, child), daemon=True)
@@ -92,3 +99,19 @@ async def measure_side_by_side(
             process.join(wait)
             if process.is_alive():
                 process.kill()
+
+
+def paired_ratio(pair: tuple[Burst, Burst]) -> float:
+    """Bare CPU per event over batchkit's, in one round: 1.0 is batchkit costing nothing."""
+    bare, tracked = pair
+    return bare.cpu_us_per_event / tracked.cpu_us_per_event
+
+
+def median_pair(pairs: list[tuple[Burst, Burst]]) -> tuple[Burst, Burst]:
+    """The pair whose ratio is the median (the lower of the middle two)."""
+    return sorted(pairs, key=paired_ratio)[(len(pairs) - 1) // 2]
+
+
+def ratio_range(pairs: list[tuple[Burst, Burst]]) -> str:
+    ratios = [paired_ratio(pair) for pair in pairs]
+    return f"{min(ratios):.3f}-{max(ratios):.3f}"

@@ -9,6 +9,9 @@ hook sends ``auto-mode-progress`` events into that room as fast as it can, each 
 (``seq``) through the server's normal emit path, to:
 
 * baseline: a bare python-socketio ``AsyncClient`` whose handler only counts the events;
+* the same bare client reading packets with the event stream's packet class
+  (:class:`~batchkit.event_packets.EventPacket`, whose JSON parser costs less than
+  python-engineio's): against it, what is left is batchkit's own work (its own row);
 * batchkit: :class:`~batchkit.events.EventStream` (parsing, ``seq`` checks) handing the events
   in bursts to a :class:`~batchkit.tracker.BatchRun`, as a session's follower does.
 
@@ -44,12 +47,13 @@ from batchkit.contract import (
     BatchStatusResponse,
     JoinedStoryRoom,
 )
+from batchkit.event_packets import EventPacket
 from batchkit.events import HOLD_INTERVAL, EventStream, ReceivedEvent
 from batchkit.files import Document
 from batchkit.tracker import BatchRun, PlannedFile
 from benchmarks.reference import PASSWORD, USER, ChildServer, write_texts
 from benchmarks.report import Row, at_least, main
-from benchmarks.side_by_side import measure_side_by_side
+from benchmarks.side_by_side import measure_side_by_side, median_pair, ratio_range
 
 __all__ = ["BareClient", "Burst", "Story", "TrackedClient", "prepare_story", "run"]
 
@@ -158,11 +162,16 @@ async def _measure(
 
 
 class BareClient:
-    """python-socketio alone: the floor any client on this stack stands on."""
+    """python-socketio alone: the floor any client on this stack stands on.
 
-    def __init__(self, story: Story) -> None:
+    With ``stream_packets``, it reads packets as the event stream does (its packet class), so
+    that what is left between the two is batchkit's own parsing, ``seq`` checks and fold.
+    """
+
+    def __init__(self, story: Story, *, stream_packets: bool = False) -> None:
         self._story = story
-        self._sio = socketio.AsyncClient(handle_sigint=False)
+        packets = EventPacket if stream_packets else "default"
+        self._sio = socketio.AsyncClient(handle_sigint=False, serializer=packets)
         self._counter: _Counter | None = None
         self._joined = asyncio.Event()
         self._sio.on("joined-story-room", lambda _data: self._joined.set())
@@ -284,11 +293,13 @@ async def _one_burst(
 
 @dataclass(frozen=True, slots=True)
 class Rounds:
-    """Every burst measured: taking turns (``bare``, ``tracked``), and side by side (pairs)."""
+    """Every burst measured: taking turns (``bare``, ``tracked``), and side by side (pairs),
+    against a default bare client and against one reading packets as the stream does."""
 
     bare: list[Burst]
     tracked: list[Burst]
     side_by_side: list[tuple[Burst, Burst]]
+    same_packets: list[tuple[Burst, Burst]]
 
 
 async def measure(count: int, rounds: int, folder: Path) -> Rounds:
@@ -305,32 +316,19 @@ async def measure(count: int, rounds: int, folder: Path) -> Rounds:
             )
         counts = [min(count, 500), *[count] * rounds]  # the first warms both processes up
         side_by_side = await measure_side_by_side(server, story, counts, WAIT)
-    return Rounds(bare, tracked, side_by_side[1:])
-
-
-def _paired_ratio(pair: tuple[Burst, Burst]) -> float:
-    """Bare CPU per event over batchkit's, in one round: 1.0 is batchkit costing nothing."""
-    bare, tracked = pair
-    return bare.cpu_us_per_event / tracked.cpu_us_per_event
-
-
-def _median_pair(pairs: list[tuple[Burst, Burst]]) -> tuple[Burst, Burst]:
-    """The pair whose ratio is the median (the lower of the middle two)."""
-    return sorted(pairs, key=_paired_ratio)[(len(pairs) - 1) // 2]
-
-
-def _ratios(pairs: list[tuple[Burst, Burst]]) -> str:
-    ratios = [_paired_ratio(pair) for pair in pairs]
-    return f"{min(ratios):.3f}-{max(ratios):.3f}"
+        same_packets = await measure_side_by_side(
+            server, story, counts, WAIT, bare="bare with batchkit's packets"
+        )
+    return Rounds(bare, tracked, side_by_side[1:], same_packets[1:])
 
 
 def run(quick: bool) -> list[Row]:
     count, rounds = (3_000, 5) if quick else (10_000, 8)
     with tempfile.TemporaryDirectory(prefix="batchkit-bench-") as folder:
         measured = asyncio.run(measure(count, rounds, Path(folder)))
-    side_bare, side_tracked = _median_pair(measured.side_by_side)
+    side_bare, side_tracked = median_pair(measured.side_by_side)
     turns = list(zip(measured.bare, measured.tracked, strict=True))
-    turn_bare, turn_tracked = _median_pair(turns)
+    turn_bare, turn_tracked = median_pair(turns)
     per_cpu_second = 1e6 / side_tracked.cpu_us_per_event
     bare_per_cpu_second = 1e6 / side_bare.cpu_us_per_event
     bare_fast = max(measured.bare, key=lambda burst: burst.rate)
@@ -349,14 +347,13 @@ def run(quick: bool) -> list[Row]:
             f"median ratio ({side_tracked.cpu_us_per_event:.1f} µs of the whole client "
             "process's CPU per event for EventStream holding, parsing and seq checks and "
             f"BatchRun folding, against {side_bare.cpu_us_per_event:.1f} µs); ratios "
-            f"{_ratios(measured.side_by_side)}. The server sends no faster than both take, "
+            f"{ratio_range(measured.side_by_side)}. The server sends no faster than both take, "
             "so the CPU each spends per event is where a client is the limit",
-            remedy="batchkit's share, sampled in place with py-spy while a burst arrives: "
-            "~13 % of the client's event-loop time, of which parsing (pydantic) ~3.6 points, "
-            "the run's fold ~3.5, the history ~1.2, seq checks ~1, holding ~1; every step "
-            "costs 2-3 times what it costs in a tight loop, between two messages' trips "
-            "through socket.io",
+            remedy="batchkit's own share is the next row's: against a bare client reading "
+            "packets as the stream does, what is left is parsing (pydantic), seq checks and "
+            "the run's fold, each costing 2-3 times what it costs in a tight loop",
         ),
+        _same_packets_row(measured.same_packets),
         Row(
             "2 socket path: events per client CPU-second (taking turns)",
             1e6 / turn_tracked.cpu_us_per_event,
@@ -365,7 +362,7 @@ def run(quick: bool) -> list[Row]:
             baseline_label="bare python-socketio client",
             note=f"{rounds} rounds each, alternating, each client with a core of its own; the "
             f"round of the median paired ratio ({turn_tracked.cpu_us_per_event:.1f} against "
-            f"{turn_bare.cpu_us_per_event:.1f} µs); paired ratios {_ratios(turns)}: the "
+            f"{turn_bare.cpu_us_per_event:.1f} µs); paired ratios {ratio_range(turns)}: the "
             "machine's speed drifts between rounds, which side by side cancels",
         ),
         Row(
@@ -379,6 +376,23 @@ def run(quick: bool) -> list[Row]:
             f"{bare_fast.server_rate:,.0f} events/s in those rounds",
         ),
     ]
+
+
+def _same_packets_row(pairs: list[tuple[Burst, Burst]]) -> Row:
+    """Side by side again, against a bare client reading packets with the stream's class."""
+    bare, tracked = median_pair(pairs)
+    return Row(
+        "2 socket path: events per client CPU-second (side by side, same packets)",
+        1e6 / tracked.cpu_us_per_event,
+        "events/CPU-s",
+        baseline=1e6 / bare.cpu_us_per_event,
+        baseline_label="bare client with batchkit's packet class",
+        note="as the first row, against a bare client reading JSON as the event stream does "
+        "(batchkit.event_packets, pydantic-core's parser where python-engineio's builds a "
+        "decoder per packet): what is left is batchkit's own work, holding, parsing, seq "
+        f"checks and folding ({tracked.cpu_us_per_event:.1f} against "
+        f"{bare.cpu_us_per_event:.1f} µs per event); ratios {ratio_range(pairs)}",
+    )
 
 
 if __name__ == "__main__":

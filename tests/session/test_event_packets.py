@@ -44,8 +44,12 @@ def test_what_neither_parser_reads_raises_the_standard_librarys_error() -> None:
             EventPacket(encoded_packet=bad)
 
 
-def test_long_integers_stay_bounded() -> None:
-    """Python's own limit (4,300 digits) holds: more is refused, by both parsers."""
+def test_long_integers_stay_bounded_by_pythons_own_limit() -> None:
+    """4,300 digits read (python-engineio stops at 100); more is refused, by both parsers."""
+    long = '2["long",' + "9" * 101 + "]"
+    with pytest.raises(ValueError, match="too large"):
+        packet.Packet(encoded_packet=long)
+    assert EventPacket(encoded_packet=long).data == ["long", int("9" * 101)]
     assert PacketJson.loads("[" + "9" * 4300 + "]") == [int("9" * 4300)]
     with pytest.raises(ValueError, match="4300"):
         PacketJson.loads("[" + "9" * 4301 + "]")
