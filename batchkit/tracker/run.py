@@ -275,7 +275,7 @@ class BatchRun(FactMaker):
         if type(fact) is TickFact and outcome is not Outcome.APPLIED:
             return False  # an idle tick: replaying without it gives the same table
         self._record(fact, outcome)
-        self._may_end = True
+        self._may_end = self._may_end or type(fact) is not EventFact or _may_finish(fact.event)
         return self._applied(outcome)
 
     def apply_event(self, event: ServerEvent, *, received_at: datetime | None = None) -> bool:
@@ -320,8 +320,7 @@ class BatchRun(FactMaker):
             self._history.append_event(event, at, _OUTCOME_TEXT[outcome], self._fold.row)
         else:
             self._record(EventFact.model_construct(received_at=at, event=event), outcome)
-        # A progress event cannot finish a file: it never confirms or fails a step of its own.
-        self._may_end = self._may_end or type(event) not in PROGRESS_EVENTS
+        self._may_end = self._may_end or _may_finish(event)
         return self._applied(outcome)
 
     def _applied(self, outcome: Outcome) -> bool:
@@ -427,6 +426,13 @@ class BatchRun(FactMaker):
         """File ``index``'s status, straight from the fold."""
         self._catch_up()
         return self._fold.status(index)
+
+
+def _may_finish(event: ServerEvent) -> bool:
+    """Whether folding ``event`` can finish a file, so that every changed row's status must be
+    looked at again. A progress event cannot: it never confirms or fails a step of its own, and
+    looking costs more than folding it (a file's status is derived from all its stories)."""
+    return type(event) not in PROGRESS_EVENTS
 
 
 def _not_an_event(value: object) -> TypeError:
