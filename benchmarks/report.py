@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "MIB",
@@ -31,6 +31,7 @@ __all__ = [
     "at_most",
     "child_pids",
     "format_table",
+    "lower_median",
     "main",
     "rows_from_json",
     "rss_mib",
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 MIB = 1024 * 1024
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,12 @@ def at_least(value: float, goal: float) -> bool:
 
 def at_most(value: float, goal: float) -> bool:
     return value <= goal
+
+
+def lower_median(items: Sequence[_T], key: Callable[[_T], float]) -> _T:
+    """The item whose ``key`` is the median: the lower of the middle two, so that the figures a
+    row shows are those of one measured item (a round of a paired measurement), not a mean."""
+    return sorted(items, key=key)[(len(items) - 1) // 2]
 
 
 def rows_from_json(text: str) -> list[Row]:

@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Literal, cast
 
 from benchmarks.reference import ChildServer
+from benchmarks.report import lower_median
 
 if TYPE_CHECKING:  # (socket_path imports this module)
     from benchmarks.socket_path import Burst, Story
@@ -109,7 +110,7 @@ def paired_ratio(pair: tuple[Burst, Burst]) -> float:
 
 def median_pair(pairs: list[tuple[Burst, Burst]]) -> tuple[Burst, Burst]:
     """The pair whose ratio is the median (the lower of the middle two)."""
-    return sorted(pairs, key=paired_ratio)[(len(pairs) - 1) // 2]
+    return lower_median(pairs, paired_ratio)
 
 
 def ratio_range(pairs: list[tuple[Burst, Burst]]) -> str:

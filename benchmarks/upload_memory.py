@@ -37,7 +37,7 @@ import httpx
 from batchkit.client import StoryClient
 from batchkit.files import Document
 from benchmarks.reference import PASSWORD, USER, ChildServer
-from benchmarks.report import MIB, Row, at_least, at_most, main, rss_mib
+from benchmarks.report import MIB, Row, at_least, at_most, lower_median, main, rss_mib
 
 __all__ = ["run"]
 
@@ -98,11 +98,11 @@ async def _turn(upload: Callable[[], Awaitable[None]], total_mib: float, turns: 
 
 
 def median_round(ours: Turns, bare: Turns) -> tuple[float, float, str]:
-    """``(ours, bare)`` MiB/s of the round whose ratio is the median (the lower of the middle
-    two), and the range of every round's ratio."""
-    rounds = sorted(zip(ours.mib_per_s, bare.mib_per_s, strict=True), key=lambda r: r[0] / r[1])
-    ratios = [mine / theirs for mine, theirs in rounds]
-    mine, theirs = rounds[(len(rounds) - 1) // 2]
+    """``(ours, bare)`` MiB/s of the round whose ratio is the median, and the range of every
+    round's ratio."""
+    rounds = list(zip(ours.mib_per_s, bare.mib_per_s, strict=True))
+    ratios = sorted(mine / theirs for mine, theirs in rounds)
+    mine, theirs = lower_median(rounds, lambda pair: pair[0] / pair[1])
     return mine, theirs, f"{ratios[0]:.3f}-{ratios[-1]:.3f}"
 
 
