@@ -32,7 +32,7 @@ from batchkit.session import BatchSession, FollowOptions
 from batchkit.tracker import EventFact
 from benchmarks.reference import PASSWORD, USER, ChildServer, write_texts
 from benchmarks.report import Row, at_most, main
-from benchmarks.socket_path import BareClient, TrackedClient, prepare_story
+from benchmarks.socket_clients import BareClient, TrackedClient, prepare_story
 
 __all__ = ["run"]
 

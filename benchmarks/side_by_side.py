@@ -7,6 +7,13 @@ of the same server, each in a spawned process, and the server's ``emit_burst`` s
 to both at once: they take the same messages under the same load, and the ratio of their CPU
 per event held within 0.82-0.86 over eight rounds where taking turns spread over 0.79-1.03.
 
+The server sends each event to the room's members in the order they joined, and the first one
+pays for it: two identical bare clients side by side gave first/second CPU per event 1.011 and
+1.028 (medians of 8 rounds), and batchkit measured 0.969 of a bare client that joined first but
+0.913 of one that joined after it. So the clients join one after the other, and before every
+round but the first, the one that was first leaves the room and joins it again: half the rounds
+have each client first.
+
 The price is a share of the cores: the server and both clients run at once on two cores, where
 taking turns gives a client a core of its own, so each client's absolute figure is higher here.
 """
@@ -16,13 +23,11 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING, Literal, cast
+from typing import Literal, cast
 
 from benchmarks.reference import ChildServer
 from benchmarks.report import lower_median
-
-if TYPE_CHECKING:  # (socket_path imports this module)
-    from benchmarks.socket_path import Burst, Story
+from benchmarks.socket_clients import WAIT, BareClient, Burst, Story, TrackedClient
 
 __all__ = ["Kind", "measure_side_by_side", "median_pair", "paired_ratio", "ratio_range"]
 
@@ -31,6 +36,7 @@ Kind = Literal["bare", "bare with batchkit's packets", "batchkit"]
 :class:`~batchkit.event_packets.EventPacket`), or batchkit's event stream and run."""
 _READY = "ready"
 _ARMED = "armed"
+_JOIN_AGAIN = "join again"
 
 
 def _client_process(kind: Kind, story: Story, conn: Connection) -> None:
@@ -39,8 +45,6 @@ def _client_process(kind: Kind, story: Story, conn: Connection) -> None:
 
 
 async def _serve_bursts(kind: Kind, story: Story, conn: Connection) -> None:
-    from benchmarks.socket_path import WAIT, BareClient, TrackedClient
-
     client: BareClient | TrackedClient
     if kind == "batchkit":
         client = TrackedClient(story)
@@ -48,10 +52,14 @@ async def _serve_bursts(kind: Kind, story: Story, conn: Connection) -> None:
         client = BareClient(story, stream_packets=kind != "bare")
     async with client:
         conn.send(_READY)
-        while (count := await asyncio.to_thread(conn.recv)) is not None:
-            counter = client.arm(count)
+        while (asked := await asyncio.to_thread(conn.recv)) is not None:
+            if asked == _JOIN_AGAIN:
+                await client.join(again=True)
+                conn.send(_READY)
+                continue
+            counter = client.arm(asked)
             conn.send(_ARMED)
-            await asyncio.wait_for(counter.done.wait(), WAIT + count / 1000)
+            await asyncio.wait_for(counter.done.wait(), WAIT + asked / 1000)
             if isinstance(client, TrackedClient):
                 client.check()
             conn.send(counter.burst)
@@ -68,7 +76,7 @@ async def measure_side_by_side(
     server: ChildServer, story: Story, counts: list[int], wait: float, bare: Kind = "bare"
 ) -> list[tuple[Burst, Burst]]:
     """One burst of each of ``counts`` taken by both clients at once: ``(bare, batchkit)``
-    :class:`~benchmarks.socket_path.Burst` pairs, one per count; ``bare`` says which bare
+    :class:`~benchmarks.socket_clients.Burst` pairs, one per count; ``bare`` says which bare
     client."""
     spawn = multiprocessing.get_context("spawn")
     kinds: tuple[Kind, Kind] = (bare, "batchkit")
@@ -78,13 +86,17 @@ async def measure_side_by_side(
         for kind, (_, child) in zip(kinds, pipes, strict=True)
     ]
     ours = [parent for parent, _ in pipes]
-    for process in processes:
-        process.start()
     try:
-        for conn in ours:
+        for process, conn in zip(processes, ours, strict=True):
+            process.start()  # one after the other: they join the room in this order
             assert await _answer(conn, wait) == _READY
         pairs: list[tuple[Burst, Burst]] = []
-        for count in counts:
+        first = 0  # which client the server sends to first
+        for number, count in enumerate(counts):
+            if number:  # the first one goes last: positions alternate round by round
+                ours[first].send(_JOIN_AGAIN)
+                assert await _answer(ours[first], wait) == _READY
+                first = 1 - first
             for conn in ours:
                 conn.send(count)
             for conn in ours:
@@ -97,6 +109,8 @@ async def measure_side_by_side(
         return pairs
     finally:
         for process in processes:
+            if process.pid is None:
+                continue  # never started: an earlier one did not answer
             process.join(wait)
             if process.is_alive():
                 process.kill()

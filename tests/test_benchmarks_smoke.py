@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = sorted(
     path.stem for path in (ROOT / "benchmarks").glob("*.py") if not path.stem.startswith("_")
 )
-SHARED = {"report", "reference", "run_all", "side_by_side", "started_run"}
+SHARED = {"report", "reference", "run_all", "side_by_side", "socket_clients", "started_run"}
 """Modules the benchmarks share; the others are benchmarks."""
 
 
