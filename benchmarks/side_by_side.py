@@ -60,8 +60,7 @@ async def _serve_bursts(kind: Kind, story: Story, conn: Connection) -> None:
             counter = client.arm(asked)
             conn.send(_ARMED)
             await asyncio.wait_for(counter.done.wait(), WAIT + asked / 1000)
-            if isinstance(client, TrackedClient):
-                client.check()
+            client.check()
             conn.send(counter.burst)
 
 

@@ -130,20 +130,40 @@ class _Counter:
             self.done.set()
 
 
-async def _measure(
-    server: ChildServer, story: Story, counter: _Counter, count: int, rate: float | None
-) -> Burst:
-    async def emit() -> None:
-        await server.emit_burst(story.story_id, count, rate)
-        counter.burst.emitted = time.perf_counter()
+class _RoomClient:
+    """What both clients share: bursts asked of the server and counted in the story's room."""
 
-    await asyncio.gather(
-        emit(), asyncio.wait_for(counter.done.wait(), WAIT + count / (rate or 1000.0))
-    )
-    return counter.burst
+    _story: Story
+
+    def arm(self, count: int, latencies: list[float] | None = None) -> _Counter:
+        """Count the next ``count`` events (someone else asks the server for them)."""
+        raise NotImplementedError
+
+    def check(self) -> None:
+        """Whatever the client can verify after a burst (a bare client: nothing)."""
+
+    async def burst(
+        self,
+        server: ChildServer,
+        count: int,
+        rate: float | None = None,
+        latencies: list[float] | None = None,
+    ) -> Burst:
+        """Ask the server for ``count`` events (paced at ``rate`` per second) and count them."""
+        counter = self.arm(count, latencies)
+
+        async def emit() -> None:
+            await server.emit_burst(self._story.story_id, count, rate)
+            counter.burst.emitted = time.perf_counter()
+
+        await asyncio.gather(
+            emit(), asyncio.wait_for(counter.done.wait(), WAIT + count / (rate or 1000.0))
+        )
+        self.check()
+        return counter.burst
 
 
-class BareClient:
+class BareClient(_RoomClient):
     """python-socketio alone: the floor any client on this stack stands on.
 
     With ``stream_packets``, it reads packets as the event stream does (its packet class), so
@@ -184,23 +204,12 @@ class BareClient:
     async def __aexit__(self, *exc: object) -> None:
         await self._sio.disconnect()
 
-    async def burst(
-        self,
-        server: ChildServer,
-        count: int,
-        rate: float | None = None,
-        latencies: list[float] | None = None,
-    ) -> Burst:
-        counter = self.arm(count, latencies)
-        return await _measure(server, self._story, counter, count, rate)
-
     def arm(self, count: int, latencies: list[float] | None = None) -> _Counter:
-        """Count the next ``count`` events (someone else asks the server for them)."""
         self._counter = _Counter(count, latencies)
         return self._counter
 
 
-class TrackedClient:
+class TrackedClient(_RoomClient):
     """batchkit's path: the event stream feeding a run as a session's follower does (the stream
     hands progress messages over in bursts; :meth:`~batchkit.tracker.BatchRun.apply_events`)."""
 
@@ -246,20 +255,7 @@ class TrackedClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.stream.close()
 
-    async def burst(
-        self,
-        server: ChildServer,
-        count: int,
-        rate: float | None = None,
-        latencies: list[float] | None = None,
-    ) -> Burst:
-        counter = self.arm(count, latencies)
-        burst = await _measure(server, self._story, counter, count, rate)
-        self.check()
-        return burst
-
     def arm(self, count: int, latencies: list[float] | None = None) -> _Counter:
-        """Count the next ``count`` events (someone else asks the server for them)."""
         self._counter = _Counter(count, latencies, settle=lambda: self.run.files)
         return self._counter
 
